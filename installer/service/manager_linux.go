@@ -1,0 +1,5 @@
+package service
+
+func newManager(cfg Config) (Manager, error) {
+	return NewSystemd(cfg)
+}
