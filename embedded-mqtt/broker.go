@@ -250,10 +250,13 @@ func (b *Broker) commandDelivered(device, id string) {
 func (b *Broker) commandReplied(device, id string, payload []byte) {
 	key := device + "/" + id
 	b.pendMu.Lock()
-	_, ok := b.pending[key]
+	p, ok := b.pending[key]
 	delete(b.pending, key)
 	b.pendMu.Unlock()
 	if ok {
+		if !p.delivered { // the reply overtook the PUBACK: a reply implies delivery
+			b.commandStatus(CommandStatus{Device: device, ID: id, State: CommandDelivered, At: time.Now()})
+		}
 		b.commandStatus(CommandStatus{Device: device, ID: id, State: CommandReplied, Reply: append([]byte(nil), payload...), At: time.Now()})
 	}
 }

@@ -114,6 +114,8 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // wsConn carries the MQTT byte stream in binary WebSocket messages.
+// Deadlines go to the underlying socket (gorilla's own deadline setters
+// are not safe against a concurrent write).
 type wsConn struct {
 	net.Conn
 	c  *websocket.Conn
@@ -153,12 +155,3 @@ func (ws *wsConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-func (ws *wsConn) SetDeadline(t time.Time) error {
-	if err := ws.c.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return ws.c.SetWriteDeadline(t)
-}
-func (ws *wsConn) SetReadDeadline(t time.Time) error  { return ws.c.SetReadDeadline(t) }
-func (ws *wsConn) SetWriteDeadline(t time.Time) error { return ws.c.SetWriteDeadline(t) }
