@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	pahov3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	pahov3 "github.com/eclipse/paho.mqtt.golang"
 )
 
 func connectV5(t *testing.T, addr, user, pass string, onPub func(*paho.Publish)) (*paho.Client, *paho.Connack, error) {
