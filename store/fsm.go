@@ -1,0 +1,457 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// fsm applies committed log entries to SQLite. A batch of entries is applied
+// in one SQLite transaction (group commit); each command runs in a savepoint
+// so a refused command leaves no trace while its neighbours commit.
+type fsm struct {
+	s    *Store
+	head string // hash of the newest _log row
+}
+
+var (
+	_ raft.BatchingFSM = (*fsm)(nil)
+	_ raft.FSMSnapshot = (*fsmSnapshot)(nil)
+)
+
+type fsmResponse struct {
+	Index uint64
+	CmdID string
+	Time  time.Time
+	Value json.RawMessage
+	Err   *Error
+}
+
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	s := f.s
+	resp := make([]any, len(logs))
+	if h, _ := s.halted.Load().(string); h != "" {
+		<-s.closeCh
+		return resp
+	}
+	ctx := context.Background()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		f.halt(fmt.Sprintf("cannot begin transaction: %v", err))
+		return resp
+	}
+	appliedRaft := s.appliedRaft.Load()
+	offset := s.offset.Load()
+	head := f.head
+	lastRaft := appliedRaft
+	var events []Event
+	nodesChanged := false
+
+	for i, l := range logs {
+		if l.Index <= appliedRaft {
+			continue // applied before a restart or contained in a restored snapshot
+		}
+		lastRaft = l.Index
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		idx := offset + l.Index
+		var cmd Command
+		if err := json.Unmarshal(l.Data, &cmd); err != nil {
+			resp[i] = &fsmResponse{Index: idx, Err: &Error{Code: "invalid", Message: "undecodable log entry: " + err.Error()}}
+			continue
+		}
+		// Exactly once: a retried command returns the first result.
+		if cmd.IdempotencyKey != "" {
+			if r, ok, err := lookupIdem(tx, cmd.IdempotencyKey); err != nil {
+				tx.Rollback()
+				f.halt(fmt.Sprintf("idempotency lookup: %v", err))
+				return resp
+			} else if ok {
+				resp[i] = r
+				continue
+			}
+		}
+		reg := s.handler(cmd.Type, cmd.Version)
+		if reg == nil {
+			// This node is older than the command: never guess. Commit what
+			// came before and stop applying until the binary is upgraded.
+			if err := f.finish(tx, lastRaft-1, offset, head); err != nil {
+				f.halt(err.Error())
+				return resp
+			}
+			f.head = head
+			s.publish(events, nodesChanged)
+			f.halt(fmt.Sprintf("command %s v%d at index %d is unknown to this node: upgrade yiwang on this node", cmd.Type, cmd.Version, idx))
+			<-s.closeCh
+			return resp
+		}
+		if _, err := tx.Exec(`SAVEPOINT cmd`); err != nil {
+			tx.Rollback()
+			f.halt(fmt.Sprintf("savepoint: %v", err))
+			return resp
+		}
+		t := &Tx{Tx: tx, Cmd: &cmd, Index: idx}
+		value, herr := callHandler(reg.h, t)
+		var out json.RawMessage
+		if herr == nil && value != nil {
+			b, err := json.Marshal(value)
+			if err != nil {
+				herr = &Error{Code: "internal", Message: "marshal result: " + err.Error()}
+			} else {
+				out = b
+			}
+		}
+		if herr != nil {
+			if _, err := tx.Exec(`ROLLBACK TO cmd`); err != nil {
+				tx.Rollback()
+				f.halt(fmt.Sprintf("rollback to savepoint: %v", err))
+				return resp
+			}
+		}
+		if _, err := tx.Exec(`RELEASE cmd`); err != nil {
+			tx.Rollback()
+			f.halt(fmt.Sprintf("release savepoint: %v", err))
+			return resp
+		}
+		var errMsg string
+		var rerr *Error
+		if herr != nil {
+			rerr = AsError(herr)
+			b, _ := json.Marshal(rerr)
+			errMsg = string(b)
+		}
+		payload := []byte(cmd.Payload)
+		if reg.noLogPayload {
+			payload = nil
+		}
+		row := logRow{
+			Idx: idx, CmdID: cmd.ID, Type: cmd.Type, V: cmd.Version, Actor: cmd.Actor,
+			TS: cmd.Time.UnixNano(), Idem: cmd.IdempotencyKey, PayloadHash: sha(cmd.Payload),
+			Result: out, Error: errMsg, PrevHash: head,
+		}
+		row.Hash = row.computeHash()
+		if err := insertLog(tx, &row, payload); err != nil {
+			tx.Rollback()
+			f.halt(fmt.Sprintf("write command log: %v", err))
+			return resp
+		}
+		head = row.Hash
+		resp[i] = &fsmResponse{Index: idx, CmdID: cmd.ID, Time: cmd.Time, Value: out, Err: rerr}
+		if rerr == nil {
+			if cmd.Type[0] == '_' {
+				nodesChanged = true
+			} else {
+				events = append(events, Event{Index: idx, Cmd: cmd, Result: out})
+			}
+		}
+	}
+	if err := f.finish(tx, lastRaft, offset, head); err != nil {
+		f.halt(err.Error())
+		return resp
+	}
+	f.head = head
+	s.publish(events, nodesChanged)
+	return resp
+}
+
+// finish records the applied raft index and commits.
+func (f *fsm) finish(tx *sql.Tx, lastRaft, offset uint64, head string) error {
+	s := f.s
+	if lastRaft > s.appliedRaft.Load() {
+		if err := setMeta(context.Background(), tx, metaRaftApplied, lastRaft); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("record applied index: %v", err)
+		}
+	}
+	if head != f.head {
+		if err := setMeta(context.Background(), tx, metaLastHash, head); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("record audit head: %v", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %v", err)
+	}
+	if lastRaft > s.appliedRaft.Load() {
+		s.appliedRaft.Store(lastRaft)
+		if idx := offset + lastRaft; idx > s.applied.Load() {
+			s.applied.Store(idx)
+		}
+	}
+	return nil
+}
+
+func (s *Store) publish(events []Event, nodesChanged bool) {
+	if nodesChanged {
+		if err := s.reloadNodes(context.Background(), s.writer); err != nil {
+			s.logf("store: reload nodes: %v", err)
+		}
+	}
+	s.notifyApplied()
+	if len(events) > 0 {
+		s.hub.publish(events)
+	}
+}
+
+func (f *fsm) halt(reason string) {
+	f.s.logf("store: HALTED: %s", reason)
+	f.s.halted.Store(reason)
+}
+
+func callHandler(h Handler, t *Tx) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Code: "internal", Message: fmt.Sprintf("handler for %s panicked: %v", t.Cmd.Type, r)}
+			_ = debug.Stack
+		}
+	}()
+	return h(t, t.Cmd)
+}
+
+func lookupIdem(tx *sql.Tx, key string) (*fsmResponse, bool, error) {
+	var r fsmResponse
+	var ts int64
+	var result []byte
+	var errMsg sql.NullString
+	err := tx.QueryRow(`SELECT idx, cmd_id, ts, result, error FROM _log WHERE idem=?`, key).
+		Scan(&r.Index, &r.CmdID, &ts, &result, &errMsg)
+	if err == sql.ErrNoRows {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	r.Time = time.Unix(0, ts).UTC()
+	r.Value = result
+	if errMsg.Valid && errMsg.String != "" {
+		var e Error
+		if json.Unmarshal([]byte(errMsg.String), &e) == nil {
+			r.Err = &e
+		} else {
+			r.Err = &Error{Code: "internal", Message: errMsg.String}
+		}
+	}
+	return &r, true, nil
+}
+
+// logRow is one _log row; its hash covers the previous row's hash.
+type logRow struct {
+	Idx         uint64
+	CmdID       string
+	Type        string
+	V           int
+	Actor       string
+	TS          int64
+	Idem        string
+	PayloadHash string
+	Result      []byte
+	Error       string
+	PrevHash    string
+	Hash        string
+}
+
+func (r *logRow) computeHash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%d\n%s\n%s\n%d\n%s\n%d\n%s\n%s\n%s\n%s",
+		r.PrevHash, r.Idx, r.CmdID, r.Type, r.V, r.Actor, r.TS, r.Idem, r.PayloadHash, sha(r.Result), r.Error)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func insertLog(tx *sql.Tx, r *logRow, payload []byte) error {
+	var p any
+	if payload != nil {
+		p = payload
+	}
+	var res any
+	if r.Result != nil {
+		res = []byte(r.Result)
+	}
+	_, err := tx.Exec(`INSERT INTO _log(idx,cmd_id,type,v,actor,ts,idem,payload,payload_hash,result,error,prev_hash,hash)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.Idx, r.CmdID, r.Type, r.V, r.Actor, r.TS, nullIfEmpty(r.Idem), p, r.PayloadHash, res, nullIfEmpty(r.Error), r.PrevHash, r.Hash)
+	return err
+}
+
+// Snapshot is cheap: the copy is made in Persist, concurrently with writes.
+// The copy may contain entries newer than the snapshot's index; that is safe
+// because the database carries its own applied raft index and the FSM skips
+// entries it already holds.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{s: f.s}, nil
+}
+
+type fsmSnapshot struct{ s *Store }
+
+func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	tmp, err := p.s.copyDatabase(context.Background())
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	defer os.Remove(tmp)
+	fh, err := os.Open(tmp)
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	defer fh.Close()
+	if _, err := io.Copy(sink, fh); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (p *fsmSnapshot) Release() {}
+
+// Restore replaces the database with a snapshot's (a follower catching up).
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s := f.s
+	tmp, err := os.CreateTemp(s.cfg.DataDir, "restore-*.db")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, rc); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := s.restoreFromFile(context.Background(), tmp.Name()); err != nil {
+		return err
+	}
+	s.logf("store: restored snapshot, applied index now %d", s.applied.Load())
+	return nil
+}
+
+// restoreFromFile copies a database file into the live database through the
+// SQLite backup API (readers keep their connections), then reloads meta and
+// re-runs migrations.
+func (s *Store) restoreFromFile(ctx context.Context, path string) error {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = conn.Raw(func(dc any) error {
+		r, ok := dc.(restorer)
+		if !ok {
+			return fmt.Errorf("sqlite driver has no restore")
+		}
+		bk, err := r.NewRestore(path)
+		if err != nil {
+			return err
+		}
+		if _, err := bk.Step(-1); err != nil {
+			bk.Finish()
+			return err
+		}
+		return bk.Finish()
+	})
+	conn.Close()
+	if err != nil {
+		return fmt.Errorf("restore database: %w", err)
+	}
+	for _, stmt := range internalSchema {
+		if _, err := s.writer.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if err := migrate(ctx, s.writer, s.migrations); err != nil {
+		return err
+	}
+	before := s.applied.Load()
+	if err := s.loadMeta(ctx); err != nil {
+		return err
+	}
+	s.notifyApplied()
+	s.hub.publish([]Event{{Index: s.applied.Load(), Cmd: Command{Type: EventRestored, Version: 1,
+		Payload: json.RawMessage(strconv.Quote(fmt.Sprintf("restored from index %d to %d", before, s.applied.Load())))}}})
+	return nil
+}
+
+// EventRestored is the type of the event subscribers receive after the
+// database was replaced by a snapshot: derived state must be rebuilt.
+const EventRestored = "_store.restored"
+
+// copyDatabase writes a consistent copy of the database to a temp file in the
+// data dir using the SQLite online backup API from a read connection (WAL:
+// writers are not blocked).
+func (s *Store) copyDatabase(ctx context.Context) (string, error) {
+	tmp, err := os.CreateTemp(s.cfg.DataDir, "copy-*.db")
+	if err != nil {
+		return "", err
+	}
+	name := tmp.Name()
+	tmp.Close()
+	os.Remove(name)
+	conn, err := s.reader.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		b, ok := dc.(backuper)
+		if !ok {
+			return fmt.Errorf("sqlite driver has no backup")
+		}
+		bk, err := b.NewBackup(name)
+		if err != nil {
+			return err
+		}
+		if _, err := bk.Step(-1); err != nil {
+			bk.Finish()
+			return err
+		}
+		return bk.Finish()
+	})
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("copy database: %w", err)
+	}
+	// The copy keeps the WAL flag; make it a self-contained rollback-journal
+	// file so it can be shipped and opened anywhere.
+	db, err := sql.Open("sqlite", "file:"+name)
+	if err == nil {
+		_, err = db.Exec(`PRAGMA journal_mode=DELETE`)
+		db.Close()
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	for _, suf := range []string{"-wal", "-shm"} {
+		os.Remove(name + suf)
+	}
+	return filepath.Clean(name), nil
+}
