@@ -28,8 +28,8 @@ ROOT=$(pwd)
 NFPM_VERSION=v2.45.2 # newer releases need go.digitalxero.dev modules the proxy does not serve
 NFPM=${NFPM:-"go run github.com/goreleaser/nfpm/v2/cmd/nfpm@${NFPM_VERSION}"}
 DIST_DIR=${DIST_DIR:-dist}
-DIST_ARCHES=${DIST_ARCHES:-"amd64 arm64"}
-DIST_FORMATS=${DIST_FORMATS:-"deb rpm"}
+DIST_ARCHES=${DIST_ARCHES-"amd64 arm64"}
+DIST_FORMATS=${DIST_FORMATS-"deb rpm"}
 DIST_WINDOWS=${DIST_WINDOWS:-auto}
 mkdir -p "$DIST_DIR"
 DIST_DIR=$(cd "$DIST_DIR" && pwd)
