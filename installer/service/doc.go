@@ -32,6 +32,17 @@
 //		return a.Close()
 //	})
 //
+// The CLI contract the packages rely on (the NSIS setup runs these):
+//
+//	yiwang service install [--data DIR]   → New(Config{DataDir: DIR, ...}).Install()
+//	yiwang service start|stop|uninstall   → Start / Stop / Uninstall
+//	yiwang service status                 → Status, printed; exit 0 when running
+//
+// On Linux the CLI should install with User "yiwang" and CreateUser true so
+// a bare-binary install runs unprivileged like the packaged one; Args default
+// to `serve --data DIR`. ErrNotInstalled should map to a clear message and a
+// non-zero exit.
+//
 // Everything here is pure Go (CGO_ENABLED=0); the rendering and argument
 // building are plain functions so they are tested on Linux, while the Windows
 // back end is at least cross-compiled and vetted (GOOS=windows go vet).
