@@ -1,0 +1,359 @@
+// The console's pages, grouped as the menu shows them. A module adds a page by
+// adding an entry here (a generic list needs only its endpoint and columns)
+// plus its strings in src/locales. See docs/api-console.md, "Adding a page".
+import type { GroupDef } from './types'
+
+const datetime = 'datetime' as const
+
+export const groups: GroupDef[] = [
+  {
+    key: 'workbench',
+    title: 'menu.home',
+    icon: 'HomeFilled',
+    path: '',
+    pages: [
+      { name: 'home', path: '/', title: 'menu.home', component: () => import('@/views/Home.vue') },
+      { name: 'screen-link', path: '/screen', title: 'menu.screen', permission: ['dashboard.read'] },
+    ],
+  },
+  {
+    key: 'cases',
+    title: 'menu.cases',
+    icon: 'Tickets',
+    path: '/cases',
+    pages: [
+      {
+        name: 'case-list',
+        path: '',
+        title: 'menu.caseList',
+        permission: 'cases.read',
+        list: {
+          endpoint: '/api/v1/cases',
+          sort: '-created_at',
+          columns: [
+            { prop: 'code', label: 'fields.code', width: 170 },
+            { prop: 'title', label: 'fields.title', minWidth: 220 },
+            { prop: 'category_name', label: 'fields.category', width: 140 },
+            { prop: 'status', label: 'fields.status', width: 100, kind: 'tag' },
+            { prop: 'department_name', label: 'fields.department', width: 140 },
+            { prop: 'grid_name', label: 'fields.grid', width: 140 },
+            { prop: 'deadline', label: 'fields.deadline', width: 170, kind: datetime },
+            { prop: 'created_at', label: 'fields.createdAt', width: 170, kind: datetime },
+          ],
+          filters: [
+            { key: 'q', label: 'fields.keyword', kind: 'text' },
+            { key: 'status', label: 'fields.status', kind: 'text' },
+          ],
+        },
+      },
+      {
+        name: 'cases-overdue',
+        path: 'overdue',
+        title: 'menu.caseOverdue',
+        permission: 'cases.read',
+        list: {
+          endpoint: '/api/v1/cases/overdue',
+          columns: [
+            { prop: 'code', label: 'fields.code', width: 170 },
+            { prop: 'title', label: 'fields.title', minWidth: 220 },
+            { prop: 'department_name', label: 'fields.department', width: 160 },
+            { prop: 'deadline', label: 'fields.deadline', width: 170, kind: datetime },
+            { prop: 'level', label: 'fields.level', width: 100, kind: 'tag' },
+          ],
+        },
+      },
+      {
+        name: 'cases-evaluation',
+        path: 'evaluation',
+        title: 'menu.caseEvaluation',
+        permission: ['cases.evaluate', 'cases.read'],
+        component: () => import('@/views/Placeholder.vue'),
+      },
+    ],
+  },
+  {
+    key: 'iot',
+    title: 'menu.iot',
+    icon: 'Cpu',
+    path: '/iot',
+    pages: [
+      {
+        name: 'devices',
+        path: 'devices',
+        title: 'menu.devices',
+        permission: 'iot.read',
+        list: {
+          endpoint: '/api/v1/devices',
+          columns: [
+            { prop: 'id', label: 'fields.id', width: 180 },
+            { prop: 'name', label: 'fields.name', minWidth: 180 },
+            { prop: 'type', label: 'fields.type', width: 130 },
+            { prop: 'status', label: 'fields.status', width: 100, kind: 'tag' },
+            { prop: 'grid_name', label: 'fields.grid', width: 150 },
+            { prop: 'last_seen', label: 'fields.lastSeen', width: 170, kind: datetime },
+          ],
+          filters: [
+            { key: 'q', label: 'fields.keyword', kind: 'text' },
+            {
+              key: 'status',
+              label: 'fields.status',
+              kind: 'select',
+              options: [
+                { value: 'online', label: 'screen.online' },
+                { value: 'offline', label: 'screen.offline' },
+              ],
+            },
+          ],
+        },
+      },
+      {
+        name: 'alarms',
+        path: 'alarms',
+        title: 'menu.alarms',
+        permission: 'iot.read',
+        list: {
+          endpoint: '/api/v1/alarms',
+          sort: '-raised_at',
+          columns: [
+            { prop: 'severity', label: 'fields.severity', width: 100, kind: 'tag' },
+            { prop: 'title', label: 'fields.title', minWidth: 220 },
+            { prop: 'device_name', label: 'fields.device', width: 160 },
+            { prop: 'state', label: 'fields.status', width: 110, kind: 'tag' },
+            { prop: 'raised_at', label: 'fields.time', width: 170, kind: datetime },
+          ],
+        },
+      },
+      {
+        name: 'rules',
+        path: 'rules',
+        title: 'menu.rules',
+        permission: ['iot.manage', 'iot.rules'],
+        list: {
+          endpoint: '/api/v1/alarm-rules',
+          columns: [
+            { prop: 'name', label: 'fields.name', minWidth: 180 },
+            { prop: 'metric', label: 'fields.metric', width: 140 },
+            { prop: 'condition', label: 'fields.condition', minWidth: 180 },
+            { prop: 'severity', label: 'fields.severity', width: 100, kind: 'tag' },
+            { prop: 'enabled', label: 'fields.enabled', width: 90, kind: 'bool' },
+          ],
+        },
+      },
+    ],
+  },
+  {
+    key: 'projects',
+    title: 'menu.projects',
+    icon: 'OfficeBuilding',
+    path: '/projects',
+    pages: [
+      {
+        name: 'project-list',
+        path: '',
+        title: 'menu.projectList',
+        permission: 'projects.read',
+        list: {
+          endpoint: '/api/v1/projects',
+          columns: [
+            { prop: 'name', label: 'fields.name', minWidth: 220 },
+            { prop: 'stage', label: 'fields.stage', width: 110, kind: 'tag' },
+            { prop: 'status', label: 'fields.status', width: 100, kind: 'tag' },
+            { prop: 'department_name', label: 'fields.department', width: 160 },
+            { prop: 'planned_investment', label: 'fields.investment', width: 140 },
+            { prop: 'progress', label: 'fields.progress', width: 100, kind: 'percent' },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+    ],
+  },
+  {
+    key: 'investment',
+    title: 'menu.investment',
+    icon: 'TrendCharts',
+    path: '/investment',
+    pages: [
+      {
+        name: 'enterprises',
+        path: 'enterprises',
+        title: 'menu.enterprises',
+        permission: 'investment.read',
+        list: {
+          endpoint: '/api/v1/enterprises',
+          columns: [
+            { prop: 'name', label: 'fields.name', minWidth: 220 },
+            { prop: 'credit_code', label: 'fields.creditCode', width: 200 },
+            { prop: 'industry', label: 'fields.industry', width: 140 },
+            { prop: 'chain_name', label: 'fields.chain', width: 140 },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+      {
+        name: 'leads',
+        path: 'leads',
+        title: 'menu.leads',
+        permission: 'investment.read',
+        list: {
+          endpoint: '/api/v1/leads',
+          columns: [
+            { prop: 'name', label: 'fields.name', minWidth: 220 },
+            { prop: 'stage', label: 'fields.stage', width: 110, kind: 'tag' },
+            { prop: 'industry', label: 'fields.industry', width: 140 },
+            { prop: 'updated_at', label: 'fields.updatedAt', width: 170, kind: datetime },
+          ],
+        },
+      },
+      { name: 'chains', path: 'chains', title: 'menu.chains', permission: 'investment.read', component: () => import('@/views/Placeholder.vue') },
+    ],
+  },
+  {
+    key: 'kb',
+    title: 'menu.kb',
+    icon: 'Reading',
+    path: '/kb',
+    pages: [
+      {
+        name: 'kb-documents',
+        path: '',
+        title: 'menu.kbDocuments',
+        permission: 'kb.read',
+        list: {
+          endpoint: '/api/v1/kb/documents',
+          columns: [
+            { prop: 'title', label: 'fields.title', minWidth: 260 },
+            { prop: 'doc_number', label: 'fields.docNumber', width: 180 },
+            { prop: 'issuer', label: 'fields.issuer', width: 160 },
+            { prop: 'validity', label: 'fields.validity', width: 110, kind: 'tag' },
+            { prop: 'date', label: 'fields.date', width: 120 },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+    ],
+  },
+  {
+    key: 'duty',
+    title: 'menu.duty',
+    icon: 'Calendar',
+    path: '/duty',
+    pages: [
+      {
+        name: 'roster',
+        path: 'roster',
+        title: 'menu.roster',
+        permission: 'duty.read',
+        list: {
+          endpoint: '/api/v1/duty/roster',
+          columns: [
+            { prop: 'date', label: 'fields.date', width: 120 },
+            { prop: 'shift', label: 'fields.shift', width: 120 },
+            { prop: 'user_name', label: 'fields.onDuty', minWidth: 140 },
+            { prop: 'department_name', label: 'fields.department', width: 160 },
+            { prop: 'phone', label: 'fields.phone', width: 140 },
+          ],
+        },
+      },
+      {
+        name: 'handover',
+        path: 'handover',
+        title: 'menu.handover',
+        permission: 'duty.read',
+        list: {
+          endpoint: '/api/v1/duty/handovers',
+          columns: [
+            { prop: 'created_at', label: 'fields.time', width: 170, kind: datetime },
+            { prop: 'user_name', label: 'fields.actor', width: 140 },
+            { prop: 'note', label: 'fields.title', minWidth: 260 },
+          ],
+        },
+      },
+      { name: 'messages', path: 'messages', title: 'menu.messages', permission: 'duty.read', component: () => import('@/views/Placeholder.vue') },
+    ],
+  },
+  {
+    key: 'system',
+    title: 'menu.system',
+    icon: 'Setting',
+    path: '/system',
+    pages: [
+      {
+        name: 'departments',
+        path: 'departments',
+        title: 'menu.departments',
+        permission: ['org.read', 'org.manage'],
+        list: {
+          endpoint: '/api/v1/departments',
+          columns: [
+            { prop: 'id', label: 'fields.id', width: 90 },
+            { prop: 'name', label: 'fields.name', minWidth: 200 },
+            { prop: 'parent_name', label: 'fields.parent', width: 180 },
+            { prop: 'type', label: 'fields.type', width: 120, kind: 'tag' },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+      {
+        name: 'grids',
+        path: 'grids',
+        title: 'menu.grids',
+        permission: ['org.read', 'org.manage'],
+        list: {
+          endpoint: '/api/v1/grids',
+          columns: [
+            { prop: 'code', label: 'fields.code', width: 170 },
+            { prop: 'name', label: 'fields.name', minWidth: 200 },
+            { prop: 'level', label: 'fields.level', width: 110, kind: 'tag' },
+            { prop: 'parent_name', label: 'fields.parent', width: 180 },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+      {
+        name: 'users',
+        path: 'users',
+        title: 'menu.users',
+        permission: ['users.read', 'users.manage'],
+        list: {
+          endpoint: '/api/v1/users',
+          columns: [
+            { prop: 'username', label: 'fields.username', width: 150 },
+            { prop: 'display_name', label: 'fields.displayName', width: 150 },
+            { prop: 'roles', label: 'fields.roles', minWidth: 200, kind: 'roles' },
+            { prop: 'department_name', label: 'fields.department', width: 180 },
+            { prop: 'created_at', label: 'fields.createdAt', width: 170, kind: datetime },
+          ],
+          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+        },
+      },
+      {
+        name: 'audit',
+        path: 'audit',
+        title: 'menu.audit',
+        permission: 'audit.read',
+        list: {
+          endpoint: '/api/v1/audit',
+          sort: '-time',
+          columns: [
+            { prop: 'time', label: 'fields.time', width: 170, kind: datetime },
+            { prop: 'actor', label: 'fields.actor', width: 140 },
+            { prop: 'action', label: 'fields.action', width: 180 },
+            { prop: 'target', label: 'fields.target', minWidth: 200 },
+            { prop: 'result', label: 'fields.result', width: 100, kind: 'tag' },
+          ],
+          filters: [
+            { key: 'q', label: 'fields.keyword', kind: 'text' },
+            { key: 'actor', label: 'fields.actor', kind: 'text' },
+          ],
+        },
+      },
+    ],
+  },
+]
+
+/** Full path of a page: absolute paths as they are, others under the group. */
+export function pagePath(group: GroupDef, page: { path: string }): string {
+  if (page.path.startsWith('/')) return page.path
+  const p = [group.path, page.path].filter(Boolean).join('/')
+  return p.startsWith('/') ? p : '/' + p
+}

@@ -1,0 +1,182 @@
+// End-to-end check of the yiwang console in a real Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core; no browser is downloaded).
+//
+// Configuration (environment; run.sh fills the first three from arguments):
+//   E2E_BASE_URL       server base URL, e.g. http://127.0.0.1:8080
+//   E2E_USER, E2E_PASS main account (should be allowed to open /screen)
+//   E2E_EXPECT_MENU    comma list of data-menu keys the main account must see
+//   E2E_ROLES          more accounts: "user:pass:must,see:must,not;user2:..."
+//   E2E_OUT            screenshot folder (default: a new /tmp/yiwang-e2e-* dir)
+//   E2E_LIVE_CMD       shell command that makes the server emit a live change
+//                      (e.g. a mosquitto_pub of a reading over the threshold)
+//   E2E_LIVE_TEXT      text that must then appear on /screen …
+//   E2E_LIVE_INDICATOR …or an indicator key whose value must change
+//   E2E_LIVE_TIMEOUT_MS how long to wait for it (default 2000)
+//   CHROMIUM           browser path (default /usr/bin/chromium)
+import { chromium } from 'playwright-core'
+import { execSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const base = (process.env.E2E_BASE_URL || 'http://127.0.0.1:4173').replace(/\/$/, '')
+const user = process.env.E2E_USER || 'admin'
+const pass = process.env.E2E_PASS || 'admin123'
+const out = process.env.E2E_OUT || mkdtempSync(join(tmpdir(), 'yiwang-e2e-'))
+mkdirSync(out, { recursive: true })
+const liveTimeout = Number(process.env.E2E_LIVE_TIMEOUT_MS || 2000)
+
+const results = []
+let failed = 0
+function check(name, ok, detail = '') {
+  results.push({ name, ok, detail })
+  if (!ok) failed++
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`)
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--lang=zh-CN'],
+})
+
+async function newPage(width = 1366, height = 768) {
+  const ctx = await browser.newContext({ viewport: { width, height }, locale: 'zh-CN', deviceScaleFactor: 1 })
+  const page = await ctx.newPage()
+  page.errors = []
+  page.on('pageerror', (e) => page.errors.push(String(e)))
+  return page
+}
+
+async function login(page, u, p) {
+  const t0 = Date.now()
+  await page.goto(base + '/login', { waitUntil: 'domcontentloaded' })
+  await page.waitForSelector('[data-testid=login-form]', { timeout: 10000 })
+  const firstScreen = Date.now() - t0
+  await page.fill('input[name=username]', u)
+  await page.fill('input[name=password]', p)
+  await page.click('[data-testid=login-submit]')
+  await page.waitForSelector('[data-testid=menu]', { timeout: 10000 })
+  return firstScreen
+}
+
+async function menuKeys(page) {
+  return page.$$eval('[data-testid=menu] [data-menu]', (els) => els.map((e) => e.getAttribute('data-menu')))
+}
+
+function checkMenu(label, keys, must, mustNot) {
+  for (const k of must.filter(Boolean)) check(`${label}: menu shows ${k}`, keys.includes(k), keys.includes(k) ? '' : keys.join(','))
+  for (const k of mustNot.filter(Boolean)) check(`${label}: menu hides ${k}`, !keys.includes(k), keys.includes(k) ? keys.join(',') : '')
+}
+
+try {
+  // 1. Login page, first-screen time, then the shell.
+  const page = await newPage()
+  await page.goto(base + '/login', { waitUntil: 'load' })
+  await page.waitForSelector('[data-testid=login-form]')
+  await page.screenshot({ path: join(out, '01-login.png') })
+  // Wrong password shows a localized error.
+  await page.fill('input[name=username]', user)
+  await page.fill('input[name=password]', pass + '-wrong')
+  await page.click('[data-testid=login-submit]')
+  const err = await page.waitForSelector('[data-testid=login-error]', { timeout: 5000 }).then((e) => e.textContent()).catch(() => '')
+  check('wrong password shows an error', !!err, err?.trim())
+
+  const firstScreen = await login(page, user, pass)
+  check('login page first screen < 1.5 s', firstScreen < 1500, `${firstScreen} ms`)
+  const keys = await menuKeys(page)
+  check('menu rendered after login', keys.length > 0, keys.join(','))
+  checkMenu(user, keys, (process.env.E2E_EXPECT_MENU || '').split(','), [])
+  const scope = await page.textContent('[data-testid=scope]').catch(() => '')
+  check('department scope shown in header', !!scope?.trim(), scope?.trim())
+  await page.waitForTimeout(300)
+  await page.screenshot({ path: join(out, '02-home.png') })
+
+  // A generic list page, if this account can see one.
+  const listPath = ['departments', 'users', 'grids', 'audit'].map((k) => ({ k, p: `/system/${k}` })).find((x) => keys.includes(x.k))
+  if (listPath) {
+    await page.goto(base + listPath.p, { waitUntil: 'domcontentloaded' })
+    await page.waitForSelector('.el-table', { timeout: 10000 })
+    check(`list page ${listPath.p} renders`, true)
+    await page.screenshot({ path: join(out, '03-list.png') })
+  }
+
+  // 2. Command-centre screen at 1366×768 and 1920×1080.
+  for (const [w, h] of [
+    [1366, 768],
+    [1920, 1080],
+  ]) {
+    await page.setViewportSize({ width: w, height: h })
+    await page.goto(base + '/screen', { waitUntil: 'domcontentloaded' })
+    const ind = await page.waitForSelector('[data-testid=indicator]', { timeout: 10000 }).then(() => true).catch(() => false)
+    check(`screen ${w}x${h}: indicators render`, ind, `${await page.locator('[data-testid=indicator]').count()} indicators`)
+    const canvas = await page.waitForSelector('[data-testid=case-map] canvas', { timeout: 10000 }).then(() => true).catch(() => false)
+    const painted = canvas && (await page.$eval('[data-testid=case-map] canvas', (c) => {
+      const ctx = c.getContext('2d')
+      const d = ctx.getImageData(0, 0, c.width, c.height).data
+      let n = 0
+      for (let i = 3; i < d.length; i += 4 * 50) if (d[i] > 0) n++
+      return n
+    })) > 50
+    check(`screen ${w}x${h}: case map drawn`, !!painted)
+    check(`screen ${w}x${h}: alarm feed present`, (await page.locator('[data-testid=alarm-feed]').count()) === 1, `${await page.locator('[data-testid=alarm]').count()} alarms`)
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1 || document.documentElement.scrollHeight > window.innerHeight + 1)
+    check(`screen ${w}x${h}: fits the viewport`, !overflow)
+    await page.waitForTimeout(800) // let chart animations settle
+    await page.screenshot({ path: join(out, `04-screen-${w}x${h}.png`) })
+  }
+
+  // 3. Live update without reload.
+  if (process.env.E2E_LIVE_CMD) {
+    const key = process.env.E2E_LIVE_INDICATOR
+    const text = process.env.E2E_LIVE_TEXT
+    await page.waitForFunction(() => document.querySelector('[data-testid=screen-live]')?.className.includes('open'), null, { timeout: 10000 }).catch(() => {})
+    const before = key ? await page.textContent(`[data-testid=indicator][data-key="${key}"] [data-testid=indicator-value]`).catch(() => null) : null
+    const t0 = Date.now()
+    execSync(process.env.E2E_LIVE_CMD, { stdio: 'inherit', shell: '/bin/sh' })
+    const ok = await page
+      .waitForFunction(
+        ({ key, before, text }) => {
+          if (text && document.querySelector('[data-testid=screen]')?.textContent?.includes(text)) return true
+          if (key) {
+            const v = document.querySelector(`[data-testid=indicator][data-key="${key}"] [data-testid=indicator-value]`)?.textContent
+            return v != null && v !== before
+          }
+          return false
+        },
+        { key, before, text },
+        { timeout: liveTimeout, polling: 50 },
+      )
+      .then(() => true)
+      .catch(() => false)
+    check(`live update shows on /screen within ${liveTimeout} ms`, ok, `${Date.now() - t0} ms`)
+    await page.screenshot({ path: join(out, '05-screen-live.png') })
+  }
+  check('no uncaught page errors', page.errors.length === 0, page.errors.join(' | '))
+  await page.context().close()
+
+  // 4. Each extra role sees its own menu.
+  for (const spec of (process.env.E2E_ROLES || '').split(';').filter(Boolean)) {
+    const [u, p, must = '', mustNot = ''] = spec.split(':')
+    const rp = await newPage()
+    try {
+      await login(rp, u, p)
+      const k = await menuKeys(rp)
+      check(`${u}: logged in`, k.length > 0, k.join(','))
+      checkMenu(u, k, must.split(','), mustNot.split(','))
+      await rp.screenshot({ path: join(out, `06-role-${u}.png`) })
+    } catch (e) {
+      check(`${u}: logged in`, false, String(e))
+    }
+    await rp.context().close()
+  }
+} catch (e) {
+  check('e2e run', false, String(e?.stack || e))
+} finally {
+  await browser.close()
+}
+
+writeFileSync(join(out, 'results.json'), JSON.stringify({ base, failed, results }, null, 2))
+console.log(`\nscreenshots and results.json in: ${out}`)
+console.log(failed ? `${failed} check(s) FAILED` : 'all checks passed')
+process.exit(failed ? 1 : 0)
