@@ -1,0 +1,540 @@
+package search
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
+
+	"github.com/yiwang/yiwang/search/meta"
+)
+
+// Kinds of knowledge-base documents.
+const (
+	KindPolicy   = "政策法规"
+	KindCase     = "案例"
+	KindPlan     = "预案"
+	KindStandard = "标准"
+)
+
+// schemaVersion changes whenever the mapping or an analyzer changes; an
+// index with another version must be rebuilt.
+const schemaVersion = "yw-search-3"
+
+var (
+	keyWatermark = []byte("yw_watermark")
+	keySchema    = []byte("yw_schema")
+)
+
+// ErrSchema is returned by Open when the index on disk was built by an
+// incompatible version; the caller rebuilds it (Rebuild).
+var ErrSchema = errors.New("search: index schema changed, rebuild required")
+
+// Doc is one knowledge-base document as app/kb hands it to the index.
+type Doc struct {
+	ID        string         `json:"id"`
+	Title     string         `json:"title"`
+	Number    string         `json:"doc_number,omitempty"` // 发文字号 (normalised on indexing)
+	Issuer    string         `json:"issuer,omitempty"`     // 发文机关
+	Kind      string         `json:"kind"`                 // 政策法规/案例/预案/标准
+	DocType   string         `json:"doc_type,omitempty"`   // 文种
+	Level     string         `json:"level,omitempty"`      // 国家/省/市/县
+	Status    string         `json:"status,omitempty"`     // 现行有效/已修改/已废止
+	Written   string         `json:"written,omitempty"`    // 成文日期 YYYY-MM-DD
+	Published string         `json:"published,omitempty"`  // 发布日期 YYYY-MM-DD
+	Tags      []string       `json:"tags,omitempty"`
+	Text      string         `json:"text"`
+	Articles  []meta.Article `json:"articles,omitempty"` // parsed from Text when nil
+}
+
+// NewDoc builds a Doc from extracted text, filling metadata with meta.Parse.
+// Fields already set by the caller (e.g. edited in the console) win.
+func NewDoc(id, kind, title, text string) *Doc {
+	md := meta.Parse(title, text)
+	return &Doc{ID: id, Kind: kind, Title: md.Title, Number: md.Number, Issuer: md.Issuer, DocType: md.DocType,
+		Level: md.Level, Status: md.Status, Written: md.Written, Published: md.Published, Text: text, Articles: md.Articles}
+}
+
+// Index is the knowledge-base search index. It is safe for concurrent use.
+type Index struct {
+	dir string
+	mu  sync.RWMutex // guards idx during Rebuild's swap
+	idx bleve.Index
+	syn *Synonyms
+	idf sync.Map // term → float64, cached inverse document frequencies
+}
+
+func newMapping() *mapping.IndexMappingImpl {
+	im := bleve.NewIndexMapping()
+	im.ScoringModel = index.BM25Scoring
+	im.DefaultAnalyzer = keyword.Name
+	im.IndexDynamic = false
+	im.StoreDynamic = false
+	im.DocValuesDynamic = false
+	dm := bleve.NewDocumentMapping()
+	dm.Dynamic = false
+
+	text := func(analyzer string, store, vectors bool) *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = analyzer
+		f.Store = store
+		f.IncludeTermVectors = vectors
+		f.IncludeInAll = false
+		f.DocValues = false
+		return f
+	}
+	kw := func(store, docValues bool) *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Store = store
+		f.IncludeInAll = false
+		f.IncludeTermVectors = false
+		f.DocValues = docValues
+		return f
+	}
+	storeOnly := func() *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Index = false
+		f.Store = true
+		f.IncludeInAll = false
+		f.IncludeTermVectors = false
+		f.DocValues = false
+		return f
+	}
+	// shared
+	dm.AddFieldMappingsAt("type", kw(false, false))
+	dm.AddFieldMappingsAt("kind", kw(true, true))
+	dm.AddFieldMappingsAt("status", kw(true, true))
+	dm.AddFieldMappingsAt("text", storeOnly())
+	// documents
+	dm.AddFieldMappingsAt("title", text(AnalyzerBigramTitle, true, true))
+	dm.AddFieldMappingsAt("title_w", text(AnalyzerWord, false, false))
+	dm.AddFieldMappingsAt("title_key", kw(false, false))
+	dm.AddFieldMappingsAt("body", text(AnalyzerBigram, false, true))
+	dm.AddFieldMappingsAt("number", kw(true, false))
+	dm.AddFieldMappingsAt("num_code", kw(false, false))
+	dm.AddFieldMappingsAt("num_year", kw(false, false))
+	dm.AddFieldMappingsAt("num_seq", kw(false, false))
+	dm.AddFieldMappingsAt("issuer", kw(true, true))
+	dm.AddFieldMappingsAt("doc_type", kw(true, true))
+	dm.AddFieldMappingsAt("level", kw(true, true))
+	dm.AddFieldMappingsAt("year", kw(true, true))
+	dm.AddFieldMappingsAt("tags", kw(true, true))
+	dm.AddFieldMappingsAt("written", storeOnly())
+	dm.AddFieldMappingsAt("published", storeOnly())
+	dm.AddFieldMappingsAt("sections", storeOnly())
+	// sections (articles and paragraphs)
+	dm.AddFieldMappingsAt("doc_id", kw(true, false))
+	dm.AddFieldMappingsAt("label", storeOnly())
+	dm.AddFieldMappingsAt("anchor", storeOnly())
+	dm.AddFieldMappingsAt("text_w", text(AnalyzerWord, false, false))
+	im.DefaultMapping = dm
+	return im
+}
+
+// Open opens the index in dir, creating it when absent.
+func Open(dir string) (*Index, error) {
+	idx, err := openBleve(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{dir: dir, idx: idx, syn: DefaultSynonyms()}, nil
+}
+
+func openBleve(dir string) (bleve.Index, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil {
+		idx, err := bleve.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("search: open %s: %w", dir, err)
+		}
+		v, _ := idx.GetInternal(keySchema)
+		if string(v) != schemaVersion {
+			idx.Close()
+			return nil, ErrSchema
+		}
+		return idx, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	idx, err := bleve.New(dir, newMapping())
+	if err != nil {
+		return nil, fmt.Errorf("search: create %s: %w", dir, err)
+	}
+	if err := idx.SetInternal(keySchema, []byte(schemaVersion)); err != nil {
+		idx.Close()
+		return nil, err
+	}
+	return idx, nil
+}
+
+// Close closes the index.
+func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.idx == nil {
+		return nil
+	}
+	err := ix.idx.Close()
+	ix.idx = nil
+	return err
+}
+
+func (ix *Index) bleve() (bleve.Index, func()) {
+	ix.mu.RLock()
+	return ix.idx, ix.mu.RUnlock
+}
+
+// Watermark returns the last store index applied to this index (0 when new).
+func (ix *Index) Watermark() (uint64, error) {
+	idx, done := ix.bleve()
+	defer done()
+	v, err := idx.GetInternal(keyWatermark)
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// SetWatermark records the last store index applied. Call it after the
+// documents of that entry are indexed.
+func (ix *Index) SetWatermark(w uint64) error {
+	idx, done := ix.bleve()
+	defer done()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], w)
+	return idx.SetInternal(keyWatermark, b[:])
+}
+
+// Count returns the number of documents (not sections) in the index.
+func (ix *Index) Count() (int, error) {
+	idx, done := ix.bleve()
+	defer done()
+	q := bleve.NewTermQuery("doc")
+	q.SetField("type")
+	r, err := idx.Search(bleve.NewSearchRequestOptions(q, 0, 0, false))
+	if err != nil {
+		return 0, err
+	}
+	return int(r.Total), nil
+}
+
+// section is an indexed passage: an article or, for documents without
+// articles, a run of paragraphs.
+type section struct {
+	id, anchor, label, text string
+}
+
+const sectionTarget = 600 // bytes per paragraph section (~200 characters)
+
+func sectionsOf(d *Doc) []section {
+	arts := d.Articles
+	if arts == nil {
+		arts = meta.ParseArticles(d.Text)
+	}
+	var out []section
+	seen := map[string]int{}
+	add := func(anchor, label, text string) {
+		if strings.TrimSpace(text) == "" {
+			return
+		}
+		seen[anchor]++
+		id := d.ID + "#" + anchor
+		if n := seen[anchor]; n > 1 {
+			id += "~" + strconv.Itoa(n)
+		}
+		out = append(out, section{id: id, anchor: anchor, label: label, text: text})
+	}
+	paragraphs := func(text, prefix string) {
+		var buf strings.Builder
+		n := 0
+		flush := func() {
+			if buf.Len() > 0 {
+				add(fmt.Sprintf("%s%d", prefix, n), "", buf.String())
+				n++
+				buf.Reset()
+			}
+		}
+		for _, p := range strings.Split(text, "\n") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			if buf.Len() > 0 && buf.Len()+len(p) > sectionTarget {
+				flush()
+			}
+			if buf.Len() > 0 {
+				buf.WriteByte('\n')
+			}
+			buf.WriteString(p)
+		}
+		flush()
+	}
+	if len(arts) == 0 {
+		paragraphs(d.Text, "p")
+		return out
+	}
+	if arts[0].Offset > 0 {
+		paragraphs(d.Text[:arts[0].Offset], "pre")
+	}
+	for _, a := range arts {
+		add(a.Anchor, a.Label, a.Text)
+	}
+	return out
+}
+
+func titleKeys(title string) []string {
+	t := Fold(strings.TrimSpace(title))
+	keys := []string{t}
+	// 中华人民共和国劳动法 → 劳动法; trailing (2018年修正) dropped
+	base := t
+	if i := strings.LastIndex(base, "("); i > 0 && strings.HasSuffix(base, ")") {
+		base = base[:i]
+	}
+	if i := strings.LastIndex(base, "（"); i > 0 && strings.HasSuffix(base, "）") {
+		base = base[:i]
+	}
+	short := strings.TrimPrefix(base, "中华人民共和国")
+	for _, k := range []string{base, short} {
+		if k != t && k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func (d *Doc) records() (string, map[string]interface{}, []section) {
+	secs := sectionsOf(d)
+	ids := make([]string, len(secs))
+	for i, s := range secs {
+		ids[i] = s.id
+	}
+	status := d.Status
+	if status == "" {
+		status = meta.StatusCurrent
+	}
+	m := map[string]interface{}{
+		"type": "doc", "kind": d.Kind, "status": status, "text": d.Text,
+		"title": d.Title, "title_w": d.Title, "title_key": titleKeys(d.Title),
+		"body": d.Text, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
+		"written": d.Written, "published": d.Published, "sections": strings.Join(ids, "\n"),
+	}
+	if len(d.Tags) > 0 {
+		m["tags"] = d.Tags
+	}
+	date := d.Published
+	if date == "" {
+		date = d.Written
+	}
+	if y := meta.Year(date); y > 0 {
+		m["year"] = strconv.Itoa(y)
+	}
+	if d.Number != "" {
+		if n, ok := meta.FindDocNumber(d.Number); ok {
+			m["number"] = n.Text
+			m["num_code"] = Fold(n.Code)
+			if n.Year > 0 {
+				m["num_year"] = strconv.Itoa(n.Year)
+			}
+			m["num_seq"] = strconv.Itoa(n.Seq)
+		} else {
+			m["number"] = d.Number
+		}
+	}
+	return d.ID, m, secs
+}
+
+func sectionRecord(d *Doc, s section) map[string]interface{} {
+	status := d.Status
+	if status == "" {
+		status = meta.StatusCurrent
+	}
+	return map[string]interface{}{
+		"type": "sec", "doc_id": d.ID, "kind": d.Kind, "status": status,
+		"anchor": s.anchor, "label": s.label, "text": s.text, "text_w": s.text,
+	}
+}
+
+// Index adds or replaces one document.
+func (ix *Index) Index(d *Doc) error { return ix.IndexBatch([]*Doc{d}) }
+
+// IndexBatch adds or replaces documents in one bleve batch. Sections of a
+// replaced document that no longer exist are deleted.
+func (ix *Index) IndexBatch(docs []*Doc) error {
+	idx, done := ix.bleve()
+	defer done()
+	b := idx.NewBatch()
+	for _, d := range docs {
+		if d.ID == "" || strings.Contains(d.ID, "#") {
+			return fmt.Errorf("search: invalid document id %q", d.ID)
+		}
+		old, err := storedSections(idx, d.ID)
+		if err != nil {
+			return err
+		}
+		id, rec, secs := d.records()
+		if err := b.Index(id, rec); err != nil {
+			return err
+		}
+		keep := map[string]bool{}
+		for _, s := range secs {
+			keep[s.id] = true
+			if err := b.Index(s.id, sectionRecord(d, s)); err != nil {
+				return err
+			}
+		}
+		for _, o := range old {
+			if !keep[o] {
+				b.Delete(o)
+			}
+		}
+	}
+	ix.idf.Clear()
+	return idx.Batch(b)
+}
+
+func storedSections(idx bleve.Index, id string) ([]string, error) {
+	q := query.NewDocIDQuery([]string{id})
+	req := bleve.NewSearchRequestOptions(q, 1, 0, false)
+	req.Fields = []string{"sections"}
+	r, err := idx.Search(req)
+	if err != nil || len(r.Hits) == 0 {
+		return nil, err
+	}
+	s, _ := r.Hits[0].Fields["sections"].(string)
+	if s == "" {
+		return nil, nil
+	}
+	return strings.Split(s, "\n"), nil
+}
+
+// Delete removes a document and its sections.
+func (ix *Index) Delete(id string) error {
+	idx, done := ix.bleve()
+	defer done()
+	old, err := storedSections(idx, id)
+	if err != nil {
+		return err
+	}
+	b := idx.NewBatch()
+	b.Delete(id)
+	for _, o := range old {
+		b.Delete(o)
+	}
+	ix.idf.Clear()
+	return idx.Batch(b)
+}
+
+// Rebuild builds a fresh index from feed in a sibling directory, then swaps
+// it in place of the current one. Searches keep working on the old index
+// until the swap. feed calls add for every document; watermark is recorded
+// in the new index.
+func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add func(*Doc) error) error) error {
+	tmp := ix.dir + ".rebuild"
+	os.RemoveAll(tmp)
+	nidx, err := openBleve(tmp)
+	if err != nil {
+		return err
+	}
+	tmpIx := &Index{dir: tmp, idx: nidx, syn: ix.syn}
+	bw := tmpIx.NewBulk(200)
+	err = feed(func(d *Doc) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return bw.Add(d)
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmpIx.SetWatermark(watermark)
+	}
+	if cerr := nidx.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.idx != nil {
+		ix.idx.Close()
+	}
+	old := ix.dir + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(ix.dir, old); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.Rename(tmp, ix.dir); err != nil {
+		return err
+	}
+	os.RemoveAll(old)
+	ix.idf.Clear()
+	ix.idx, err = bleve.Open(ix.dir)
+	return err
+}
+
+// Bulk accumulates documents into batches for fast imports. It skips the
+// per-document lookup of old sections, so use it on new documents (import,
+// rebuild) or accept that stale sections of shrunk documents survive.
+type Bulk struct {
+	ix   *Index
+	size int
+	docs []*Doc
+}
+
+// NewBulk returns a bulk indexer that writes every size documents.
+func (ix *Index) NewBulk(size int) *Bulk {
+	if size <= 0 {
+		size = 200
+	}
+	return &Bulk{ix: ix, size: size}
+}
+
+// Add queues a document, writing a batch when full.
+func (b *Bulk) Add(d *Doc) error {
+	b.docs = append(b.docs, d)
+	if len(b.docs) >= b.size {
+		return b.Flush()
+	}
+	return nil
+}
+
+// Flush writes the queued documents.
+func (b *Bulk) Flush() error {
+	if len(b.docs) == 0 {
+		return nil
+	}
+	idx, done := b.ix.bleve()
+	defer done()
+	batch := idx.NewBatch()
+	for _, d := range b.docs {
+		if d.ID == "" || strings.Contains(d.ID, "#") {
+			return fmt.Errorf("search: invalid document id %q", d.ID)
+		}
+		id, rec, secs := d.records()
+		if err := batch.Index(id, rec); err != nil {
+			return err
+		}
+		for _, s := range secs {
+			if err := batch.Index(s.id, sectionRecord(d, s)); err != nil {
+				return err
+			}
+		}
+	}
+	b.docs = b.docs[:0]
+	b.ix.idf.Clear()
+	return idx.Batch(batch)
+}

@@ -1,0 +1,295 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var sampleDocs = []*Doc{
+	NewDoc("labor", KindPolicy, "中华人民共和国劳动法", `# 中华人民共和国劳动法
+
+1994年7月5日 第八届全国人民代表大会常务委员会第八次会议通过
+
+## 第四章 工作时间和休息休假
+
+第三十六条 国家实行劳动者每日工作时间不超过八小时、平均每周工作时间不超过四十四小时的工时制度。
+
+第四十四条 有下列情形之一的，用人单位应当按照下列标准支付高于劳动者正常工作时间工资的工资报酬：
+
+（一）安排劳动者延长工作时间的，支付不低于工资的百分之一百五十的工资报酬；
+`),
+	NewDoc("dibao", KindPolicy, "", `国务院关于进一步加强和改进最低生活保障工作的意见
+国发〔2012〕45号
+
+各省、自治区、直辖市人民政府：
+最低生活保障事关困难群众衣食冷暖。为进一步加强和改进最低生活保障工作，现提出以下意见。
+
+国务院
+2012年9月1日`),
+	NewDoc("dibao2", KindPolicy, "", `某县低保对象认定办法
+县政发〔2020〕7号
+低保对象应当每年复核一次。`),
+	NewDoc("ywtg", KindPlan, "", `县城市运行管理中心应急预案
+一、城市运行管理中心负责统一指挥调度。`),
+	NewDoc("old", KindPolicy, "", `国务院办公厅关于某项工作的通知（已废止）
+国办发〔2017〕39号
+本通知涉及最低生活保障资金管理。`),
+	NewDoc("case1", KindCase, "劳动者拒绝违法超时加班安排，用人单位能否解除劳动合同", `## 基本案情
+张某入职某快递公司，公司规章制度规定工作时间为早9时至晚9时，每周工作6天。张某拒绝超时加班，公司以其拒绝加班为由解除劳动合同。`),
+}
+
+func openSample(t *testing.T) *Index {
+	t.Helper()
+	ix, err := Open(filepath.Join(t.TempDir(), "kb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	if err := ix.IndexBatch(sampleDocs); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func ids(r *Result) []string {
+	var out []string
+	for _, h := range r.Hits {
+		out = append(out, h.ID)
+	}
+	return out
+}
+
+func search(t *testing.T, ix *Index, q string, filter map[string][]string) *Result {
+	t.Helper()
+	r, err := ix.Search(context.Background(), Request{Query: q, Filter: filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSearchSamples(t *testing.T) {
+	ix := openSample(t)
+	ctx := context.Background()
+	top := func(q, want string) *Result {
+		t.Helper()
+		r := search(t, ix, q, nil)
+		if len(r.Hits) == 0 || r.Hits[0].ID != want {
+			t.Errorf("%q: got %v, want %s first", q, ids(r), want)
+		}
+		return r
+	}
+	top("劳动法", "labor")
+	top("中華人民共和國勞動法", "labor") // traditional script
+	top("国发〔2012〕45号", "dibao")
+	top("国发[2012]45号", "dibao")
+	top("国办发39号", "old")
+	top("39号文", "old")
+	r := top("劳动法 第四十四条", "labor")
+	if a := r.Hits[0].Article; a == nil || a.Anchor != "art-44" || !strings.HasPrefix(a.Text, "有下列情形之一") || a.Num != 44 {
+		t.Errorf("article hit: %+v", r.Hits[0].Article)
+	}
+	if !strings.Contains(r.Hits[0].Snippet, "<mark>第四十四条</mark>") {
+		t.Errorf("article snippet: %s", r.Hits[0].Snippet)
+	}
+	top("劳动法第44条", "labor")
+
+	// synonyms both ways
+	for _, q := range []string{"低保", "最低生活保障"} {
+		got := ids(search(t, ix, q, nil))
+		if !contains(got, "dibao") || !contains(got, "dibao2") {
+			t.Errorf("%q: %v, want dibao and dibao2", q, got)
+		}
+	}
+	if got := ids(search(t, ix, "一网统管", nil)); !contains(got, "ywtg") {
+		t.Errorf("一网统管: %v", got)
+	}
+	ix.SetSynonyms(nil)
+	if got := ids(search(t, ix, "低保", nil)); contains(got, "dibao") {
+		t.Errorf("synonyms not replaced: %v", got)
+	}
+	ix.SetSynonyms(DefaultSynonyms().Groups())
+
+	// current documents rank above repealed ones
+	r = search(t, ix, "最低生活保障", nil)
+	if r.Hits[len(r.Hits)-1].ID != "old" {
+		t.Errorf("repealed not last: %v", ids(r))
+	}
+	// snippet highlight
+	if !strings.Contains(r.Hits[0].Snippet, "<mark>最低生活保障</mark>") {
+		t.Errorf("snippet: %s", r.Hits[0].Snippet)
+	}
+	// filters and facets
+	r = search(t, ix, "最低生活保障", map[string][]string{"status": {"已废止"}})
+	if got := ids(r); len(got) != 1 || got[0] != "old" {
+		t.Errorf("status filter: %v", got)
+	}
+	r = search(t, ix, "", map[string][]string{"kind": {KindCase}})
+	if got := ids(r); len(got) != 1 || got[0] != "case1" {
+		t.Errorf("kind filter: %v", got)
+	}
+	r = search(t, ix, "", nil)
+	if r.Total != len(sampleDocs) || len(r.Facets["kind"]) != 3 {
+		t.Errorf("facets: total %d %v", r.Total, r.Facets)
+	}
+	// phrase must be contiguous: 劳动 ... 法 apart does not match 动法
+	if got := ids(search(t, ix, "工资报酬法", nil)); len(got) != 0 {
+		t.Errorf("non-contiguous phrase matched: %v", got)
+	}
+	// pagination
+	p1, _ := ix.Search(ctx, Request{Query: "", Limit: 2})
+	p2, _ := ix.Search(ctx, Request{Query: "", Limit: 2, Offset: 2})
+	if len(p1.Hits) != 2 || len(p2.Hits) != 2 || p1.Hits[0].ID == p2.Hits[0].ID {
+		t.Errorf("pagination: %v %v", ids(p1), ids(p2))
+	}
+
+	// suggestions
+	s, err := ix.Suggest(ctx, "劳动", 5)
+	if err != nil || len(s) == 0 || s[0].ID != "labor" {
+		t.Errorf("suggest 劳动: %+v %v", s, err)
+	}
+	s, _ = ix.Suggest(ctx, "国发〔2012", 5)
+	if len(s) == 0 || s[0].ID != "dibao" {
+		t.Errorf("suggest number: %+v", s)
+	}
+
+	// related: a case description finds the labour law article
+	rel, err := ix.Related(ctx, "快递公司要求员工每天工作十二小时，延长工作时间却不支付加班工资报酬，劳动者拒绝超时加班被解除劳动合同。", 3, RelatedOptions{Exclude: []string{"case1"}})
+	if err != nil || len(rel.Hits) == 0 || rel.Hits[0].ID != "labor" || len(rel.Hits[0].Passages) == 0 {
+		t.Fatalf("related: %+v %v", rel, err)
+	}
+	if p := rel.Hits[0].Passages[0]; p.Anchor != "art-44" && p.Anchor != "art-36" {
+		t.Errorf("related passage: %+v", p)
+	}
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestIndexLifecycle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kb")
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.IndexBatch(sampleDocs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.SetWatermark(42); err != nil {
+		t.Fatal(err)
+	}
+	// replacing a document with fewer articles removes the stale ones
+	d := *sampleDocs[0]
+	d.Text = "第一条 只剩一条。"
+	d.Articles = nil
+	if err := ix.Index(&d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ix.Article("labor", "art-44"); ok {
+		t.Error("stale article survived")
+	}
+	if a, ok := ix.Article("labor", "art-1"); !ok || a.Text != "只剩一条。" {
+		t.Errorf("new article: %+v", a)
+	}
+	if err := ix.Delete("dibao"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(search(t, ix, "国发〔2012〕45号", nil)); contains(got, "dibao") {
+		t.Errorf("deleted doc found: %v", got)
+	}
+	if _, ok := ix.Article("dibao", "p0"); ok {
+		t.Error("deleted doc's section survived")
+	}
+	ix.Close()
+
+	ix, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if w, _ := ix.Watermark(); w != 42 {
+		t.Errorf("watermark after reopen: %d", w)
+	}
+	n, _ := ix.Count()
+	if n != len(sampleDocs)-1 {
+		t.Errorf("count %d", n)
+	}
+	// rebuild from a feed; searches work after the swap
+	err = ix.Rebuild(context.Background(), 99, func(add func(*Doc) error) error {
+		for _, d := range sampleDocs[:2] {
+			if err := add(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := ix.Watermark(); w != 99 {
+		t.Errorf("watermark after rebuild: %d", w)
+	}
+	if n, _ := ix.Count(); n != 2 {
+		t.Errorf("count after rebuild %d", n)
+	}
+	if got := ids(search(t, ix, "国发〔2012〕45号", nil)); len(got) == 0 || got[0] != "dibao" {
+		t.Errorf("after rebuild: %v", got)
+	}
+	// a failing feed leaves the index untouched
+	err = ix.Rebuild(context.Background(), 100, func(add func(*Doc) error) error { return errors.New("boom") })
+	if err == nil {
+		t.Error("failed rebuild reported success")
+	}
+	if n, _ := ix.Count(); n != 2 {
+		t.Errorf("count after failed rebuild %d", n)
+	}
+	if err := ix.Index(&Doc{ID: "a#b"}); err == nil {
+		t.Error("id with # accepted")
+	}
+}
+
+func TestPhrasePositions(t *testing.T) {
+	// positions are sequential: the query 最低生活保障 is one phrase of
+	// consecutive bigrams and the analyzer agrees with phraseTerms.
+	got := phraseTerms(Fold("最低生活保障"))
+	want := []string{"最低", "低生", "生活", "活保", "保障"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("phraseTerms = %v", got)
+	}
+	got = phraseTerms(Fold("劳动法第四十四条ABC"))
+	if strings.Join(got, "|") != "劳动|动法|法第||44|条|abc" {
+		t.Errorf("phraseTerms mixed = %q", got)
+	}
+	ts := bigramAnalyzer{}.Analyze([]byte("劳動法 第四十四條"))
+	var terms []string
+	last := 0
+	for _, tk := range ts {
+		if tk.Position <= last {
+			t.Errorf("position not increasing at %s", tk.Term)
+		}
+		last = tk.Position
+		terms = append(terms, string(tk.Term))
+	}
+	if strings.Join(terms, "|") != "劳动|动法|第|44|条" {
+		t.Errorf("bigram analyzer: %v", terms)
+	}
+	var ws []string
+	words(Fold("依照劳动法第四十四条支付加班费"), func(term string, pos, _, _ int) {
+		if pos != len(ws)+1 {
+			t.Errorf("word %s at %d", term, pos)
+		}
+		ws = append(ws, term)
+	})
+	if !contains(ws, "加班费") || !contains(ws, "44") {
+		t.Errorf("words: %v", ws)
+	}
+}

@@ -1,0 +1,290 @@
+package search
+
+import (
+	"context"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/yiwang/yiwang/search/meta"
+)
+
+// RelatedOptions tune Related.
+type RelatedOptions struct {
+	Kinds     []string // restrict to these kinds (default: all)
+	Terms     int      // key terms to query with (default 24)
+	Passages  int      // passages per document (default 3)
+	Citations bool     // boost documents the text cites by title (《…》)
+	Exclude   []string // document ids to leave out (the case itself)
+}
+
+// KeyTerm is a weighted term extracted from a text.
+type KeyTerm struct {
+	Term   string  `json:"term"`
+	Weight float64 `json:"weight"`
+}
+
+// stopWords are frequent function words and legal boilerplate that carry
+// no topic.
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`的 了 和 与 及 或 是 在 对 为 以 于 等 由 其 该 本 此 之 有 无 不 也 并 但 而 被 将 把 从 向 按 经 则 如 若 因 所 即 又 还 都 就 这 那 个 上 下 中 后 前 时 内 外 可 应 当 应当 可以 进行 有关 相关 规定 依照 按照 根据 依法 根据 以及 或者 并且 其他 其它 我们 他们 她们 你们 自己 没有 已经 如果 因为 所以 但是 由于 对于 关于 通过 具有 本法 本条例 本办法 本规定 条 款 项 第 一 二 三 年 月 日 元 某 某某 公司 原告 被告 法院 人民法院 判决 一审 二审 上诉 本案 案件 认为 请求 诉讼 裁判 结果 案例 分析 意义 典型 基本 案情 支持 主张 提出 要求 情况 问题 工作 方面 单位 人员 实施 执行 开展 加强 建立 管理 部门 政府 国家 县级 以上 地方 各级 人民 负责 组织 情形 之一 下列`) {
+		stopWords[w] = true
+	}
+}
+
+// KeyTerms extracts the n most characteristic words of text: gse words
+// weighted by sqrt(tf) × idf, the idf taken from the index's own section
+// statistics (so legal vocabulary the corpus knows well is weighted by how
+// discriminating it is there).
+func (ix *Index) KeyTerms(text string, n int) []KeyTerm {
+	idx, done := ix.bleve()
+	defer done()
+	return ix.keyTerms(idx, text, n)
+}
+
+func (ix *Index) keyTerms(idx bleve.Index, text string, n int) []KeyTerm {
+	tf := map[string]int{}
+	words(Fold(text), func(term string, _, _, _ int) {
+		if utf8.RuneCountInString(term) < 2 || stopWords[term] || isNumeric(term) {
+			return
+		}
+		tf[term]++
+	})
+	total := ix.sectionCount(idx)
+	var out []KeyTerm
+	for t, c := range tf {
+		df := ix.docFreq(idx, t)
+		if df == 0 {
+			continue // unknown to the index: cannot match anything
+		}
+		idf := math.Log(1 + float64(total)/float64(df))
+		out = append(out, KeyTerm{t, math.Sqrt(float64(c)) * idf})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Weight != out[j].Weight {
+			return out[i].Weight > out[j].Weight
+		}
+		return out[i].Term < out[j].Term
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func isNumeric(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r == '.' || r == '%') {
+			return false
+		}
+	}
+	return true
+}
+
+func (ix *Index) sectionCount(idx bleve.Index) int {
+	if v, ok := ix.idf.Load("\x00sections"); ok {
+		return v.(int)
+	}
+	r, err := idx.Search(bleve.NewSearchRequestOptions(termQ("type", "sec", 0), 0, 0, false))
+	n := 1
+	if err == nil && r.Total > 0 {
+		n = int(r.Total)
+	}
+	ix.idf.Store("\x00sections", n)
+	return n
+}
+
+func (ix *Index) docFreq(idx bleve.Index, term string) int {
+	if v, ok := ix.idf.Load(term); ok {
+		return v.(int)
+	}
+	n := 0
+	if r, err := idx.Advanced(); err == nil {
+		if rd, err := r.Reader(); err == nil {
+			if tfr, err := rd.TermFieldReader(context.Background(), []byte(term), "text_w", false, false, false); err == nil {
+				n = int(tfr.Count())
+				tfr.Close()
+			}
+			rd.Close()
+		}
+	}
+	ix.idf.Store(term, n)
+	return n
+}
+
+var citeRe = regexp.MustCompile(`《([^《》]{2,60})》`)
+
+// Related recommends documents for a text (a case description, a project,
+// an enterprise profile): it extracts key terms, runs a weighted query over
+// sections (articles and paragraphs), and groups the matching sections by
+// document. Each hit carries the passages that matched.
+func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOptions) (*Result, error) {
+	start := time.Now()
+	idx, done := ix.bleve()
+	defer done()
+	if n <= 0 {
+		n = 10
+	}
+	if opt.Terms <= 0 {
+		opt.Terms = 24
+	}
+	if opt.Passages <= 0 {
+		opt.Passages = 3
+	}
+	kts := ix.keyTerms(idx, text, opt.Terms)
+	out := &Result{Hits: []Hit{}}
+	if len(kts) == 0 {
+		return out, nil
+	}
+	var should []query.Query
+	for _, kt := range kts {
+		should = append(should, termQ("text_w", kt.Term, kt.Weight))
+	}
+	must := []query.Query{termQ("type", "sec", 0)}
+	if len(opt.Kinds) > 0 {
+		must = append(must, filterQuery(map[string][]string{"kind": opt.Kinds})...)
+	}
+	var mustNot []query.Query
+	if len(opt.Exclude) > 0 {
+		var ex []query.Query
+		for _, id := range opt.Exclude {
+			ex = append(ex, termQ("doc_id", id, 0))
+		}
+		mustNot = append(mustNot, query.NewDisjunctionQuery(ex))
+	}
+	bq := query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, mustNot)
+	sr := bleve.NewSearchRequestOptions(bq, 300, 0, false)
+	sr.Fields = []string{"doc_id", "status"}
+	res, err := idx.SearchInContext(ctx, sr)
+	if err != nil {
+		return nil, err
+	}
+	type agg struct {
+		id     string
+		scores []float64
+		secs   []string
+		status string
+	}
+	byDoc := map[string]*agg{}
+	var order []*agg
+	for _, h := range res.Hits {
+		d := fieldStr(h, "doc_id")
+		a := byDoc[d]
+		if a == nil {
+			a = &agg{id: d, status: fieldStr(h, "status")}
+			byDoc[d] = a
+			order = append(order, a)
+		}
+		a.scores = append(a.scores, h.Score)
+		a.secs = append(a.secs, h.ID)
+	}
+	score := func(a *agg) float64 {
+		// best section, plus diminishing credit for more matching sections
+		s := 0.0
+		for i, v := range a.scores {
+			if i >= 4 {
+				break
+			}
+			s += v / float64(int(1)<<i)
+		}
+		if a.status == meta.StatusRepealed {
+			s *= 0.5
+		}
+		return s
+	}
+	// explicit citations: 《中华人民共和国劳动法》 points at a document
+	if opt.Citations {
+		for _, m := range citeRe.FindAllStringSubmatch(text, 20) {
+			id := ix.byTitle(idx, m[1])
+			if id == "" {
+				continue
+			}
+			a := byDoc[id]
+			if a == nil {
+				a = &agg{id: id}
+				byDoc[id] = a
+				order = append(order, a)
+			}
+			best := 0.0
+			if len(order) > 0 && len(order[0].scores) > 0 {
+				best = order[0].scores[0]
+			}
+			a.scores = append([]float64{best * 2}, a.scores...)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return score(order[i]) > score(order[j]) })
+	out.Total = len(order)
+	if len(order) > n {
+		order = order[:n]
+	}
+	var ids []string
+	for _, a := range order {
+		ids = append(ids, a.id)
+	}
+	docs := ix.loadDocs(idx, ids)
+	keys := make([]string, len(kts))
+	for i, kt := range kts {
+		keys[i] = kt.Term
+	}
+	for _, a := range order {
+		h, ok := docs[a.id]
+		if !ok {
+			continue
+		}
+		h.Score = score(a)
+		secs := a.secs
+		if len(secs) > opt.Passages {
+			secs = secs[:opt.Passages]
+		}
+		for i, p := range ix.loadSections(idx, secs) {
+			if i < len(a.scores) {
+				p.Score = a.scores[i]
+			}
+			h.Passages = append(h.Passages, p)
+		}
+		if len(h.Passages) > 0 {
+			h.Snippet = Snippet(h.Passages[0].Label+" "+h.Passages[0].Text, keys, 120)
+		}
+		out.Hits = append(out.Hits, h)
+	}
+	out.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return out, nil
+}
+
+func (ix *Index) byTitle(idx bleve.Index, title string) string {
+	var alts []query.Query
+	for _, k := range titleKeys(title) {
+		alts = append(alts, termQ("title_key", k, 1))
+	}
+	q := query.NewBooleanQuery([]query.Query{termQ("type", "doc", 0), query.NewDisjunctionQuery(alts)}, []query.Query{termQ("status", meta.StatusCurrent, 1)}, nil)
+	r, err := idx.Search(bleve.NewSearchRequestOptions(q, 1, 0, false))
+	if err != nil || len(r.Hits) == 0 {
+		return ""
+	}
+	return r.Hits[0].ID
+}
+
+func (ix *Index) loadDocs(idx bleve.Index, ids []string) map[string]Hit {
+	out := map[string]Hit{}
+	if len(ids) == 0 {
+		return out
+	}
+	req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{"title", "number", "kind", "issuer", "doc_type", "level", "status", "published"}
+	r, err := idx.Search(req)
+	if err != nil {
+		return out
+	}
+	for _, h := range r.Hits {
+		out[h.ID] = hitFromFields(h)
+	}
+	return out
+}
