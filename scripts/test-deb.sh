@@ -156,6 +156,15 @@ wait_health() { # wait_health label
 	fi
 }
 
+login() { # the admin created on v1 logs in: proves the data is served
+	[ "$STUB" = yes ] && { skip "$1: login (placeholder binary)"; return; }
+	local body
+	body=$(curl -fsS --max-time 5 -H 'Content-Type: application/json' \
+		-d "{\"username\":\"admin\",\"password\":\"$ADMIN_PASS\"}" \
+		"http://127.0.0.1:$HTTP_PORT/api/v1/auth/login" 2>&1)
+	if echo "$body" | grep -q '"token"'; then pass "$1: admin logs in (POST /api/v1/auth/login → token)"; else fail "$1: admin login: $body"; fi
+}
+
 # --- install V1 --------------------------------------------------------------
 if dpkg -i "$WORK/dist/yiwang_${V1}_${ARCH}.deb" >"$WORK/install-1.log" 2>&1; then
 	pass "dpkg -i yiwang $V1"
@@ -163,7 +172,7 @@ else
 	cat "$WORK/install-1.log"
 	die "dpkg -i yiwang $V1"
 fi
-touch /var/lib/yiwang/$TEST_MARK
+touch /var/lib/yiwang/$TEST_MARK && chown yiwang:yiwang /var/lib/yiwang/$TEST_MARK
 grep -q "admin create --data /var/lib/yiwang" "$WORK/install-1.log" && grep -q "http://127.0.0.1:8080" "$WORK/install-1.log" &&
 	pass "post-install message shows the console URL and admin create" || fail "post-install message"
 
@@ -206,8 +215,19 @@ else
 fi
 
 # --- run V1 as the unit would -----------------------------------------------
+ADMIN_PASS='Yiwang-Test-2026!pw'
+as_yiwang() { (cd /var/lib/yiwang && setpriv --reuid=yiwang --regid=yiwang --init-groups --no-new-privs "$@"); }
+if [ "$STUB" = no ]; then
+	# The documented first step, as the service user so the files stay its own.
+	if printf '%s\n' "$ADMIN_PASS" | as_yiwang /usr/bin/yiwang admin create --data /var/lib/yiwang --user admin --password-stdin >"$WORK/admin.log" 2>&1; then
+		pass "yiwang admin create --data /var/lib/yiwang --user admin --password-stdin (before the first serve)"
+	else
+		cat "$WORK/admin.log"; fail "yiwang admin create"
+	fi
+fi
 start_as_unit v1
 wait_health v1
+login v1
 # The service account can write its data directory (ProtectSystem aside).
 if setpriv --reuid=yiwang --regid=yiwang --init-groups sh -c 'echo v1 >/var/lib/yiwang/upgrade-marker'; then
 	pass "user yiwang writes /var/lib/yiwang"
@@ -216,6 +236,8 @@ else
 fi
 stop_server
 [ "$STUB" = yes ] || pass "server stopped on SIGTERM"
+foreign=$(find /var/lib/yiwang ! -user yiwang -print -quit)
+[ -z "$foreign" ] && pass "everything in /var/lib/yiwang belongs to yiwang" || fail "$foreign is not owned by yiwang"
 
 NODE_ID_FILE=$(find /var/lib/yiwang -maxdepth 3 -type f \( -iname 'node-id' -o -iname 'node_id' -o -iname 'nodeid' -o -iname 'node-id.txt' \) 2>/dev/null | head -n1)
 if [ -n "$NODE_ID_FILE" ]; then
@@ -251,6 +273,7 @@ DATA_AFTER=$(snapshot_data)
 
 start_as_unit v2
 wait_health v2
+login v2
 stop_server
 if [ -n "$NODE_ID_FILE" ]; then
 	[ "$(cat "$NODE_ID_FILE" 2>/dev/null)" = "$NODE_BEFORE" ] && pass "v2 kept the node id after running on v1 data" || fail "v2 changed the node id"
