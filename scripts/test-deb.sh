@@ -151,6 +151,7 @@ wait_health() { # wait_health label
 	fi
 	if echo "$body" | grep -q '"node_id"' && echo "$body" | grep -q '"state"'; then
 		pass "$1: /api/health answers $body"
+		HEALTH_NODE_ID=$(echo "$body" | sed -n 's/.*"node_id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
 	else
 		fail "$1: /api/health body lacks node_id/state: $body"
 	fi
@@ -225,9 +226,11 @@ if [ "$STUB" = no ]; then
 		cat "$WORK/admin.log"; fail "yiwang admin create"
 	fi
 fi
+HEALTH_NODE_ID=
 start_as_unit v1
 wait_health v1
 login v1
+NODE_ID_V1=$HEALTH_NODE_ID
 # The service account can write its data directory (ProtectSystem aside).
 if setpriv --reuid=yiwang --regid=yiwang --init-groups sh -c 'echo v1 >/var/lib/yiwang/upgrade-marker'; then
 	pass "user yiwang writes /var/lib/yiwang"
@@ -239,11 +242,11 @@ stop_server
 foreign=$(find /var/lib/yiwang ! -user yiwang -print -quit)
 [ -z "$foreign" ] && pass "everything in /var/lib/yiwang belongs to yiwang" || fail "$foreign is not owned by yiwang"
 
-NODE_ID_FILE=$(find /var/lib/yiwang -maxdepth 3 -type f \( -iname 'node-id' -o -iname 'node_id' -o -iname 'nodeid' -o -iname 'node-id.txt' \) 2>/dev/null | head -n1)
+NODE_ID_FILE=$(find /var/lib/yiwang -maxdepth 3 -type f \( -name node-id \) 2>/dev/null | head -n1)
 if [ -n "$NODE_ID_FILE" ]; then
 	pass "first run wrote $NODE_ID_FILE"
 else
-	[ "$STUB" = yes ] && skip "node-id file (placeholder binary)" || echo "note: no node-id file found; checking the whole data directory instead"
+	[ "$STUB" = yes ] && skip "node-id file (placeholder binary)" || fail "the first run wrote no node-id file in /var/lib/yiwang"
 fi
 snapshot_data() { (cd /var/lib/yiwang && find . -type f ! -name "$TEST_MARK" -exec sha256sum {} + | sort -k2) ; }
 DATA_BEFORE=$(snapshot_data)
@@ -271,10 +274,15 @@ DATA_AFTER=$(snapshot_data)
 [ "$DATA_AFTER" = "$DATA_BEFORE" ] && pass "data directory byte-identical after upgrade (before restart)" || fail "upgrade changed the data directory"
 [ "$(stat -c '%U:%G %a' /var/lib/yiwang)" = "yiwang:yiwang 750" ] && pass "data dir ownership kept" || fail "data dir ownership changed"
 
+HEALTH_NODE_ID=
 start_as_unit v2
 wait_health v2
 login v2
 stop_server
+if [ -n "$NODE_ID_V1" ]; then
+	[ "$HEALTH_NODE_ID" = "$NODE_ID_V1" ] && pass "v2 reports the same node_id as v1 ($NODE_ID_V1)" ||
+		fail "node_id changed across the upgrade: $NODE_ID_V1 → $HEALTH_NODE_ID"
+fi
 if [ -n "$NODE_ID_FILE" ]; then
 	[ "$(cat "$NODE_ID_FILE" 2>/dev/null)" = "$NODE_BEFORE" ] && pass "v2 kept the node id after running on v1 data" || fail "v2 changed the node id"
 fi
