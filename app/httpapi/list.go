@@ -211,7 +211,7 @@ func (q *ListQuery) addFilter(f Filter, val string) error {
 		if f.Kind == FilterUntil {
 			op = " < ?"
 		}
-		q.And(f.Column+op, t.UTC().Format(time.RFC3339Nano))
+		q.And(f.Column+op, FormatDBTime(t))
 	case FilterIn:
 		parts := strings.Split(val, ",")
 		if len(parts) > 100 {
@@ -320,3 +320,7 @@ func Apply(r *http.Request, st *store.Store, typ string, version int, payload an
 	}
 	return st.Apply(r.Context(), cmd)
 }
+
+// Filtered tells whether any condition has been added (by the request's
+// filters or search, or by And).
+func (q *ListQuery) Filtered() bool { return len(q.where) > 0 }

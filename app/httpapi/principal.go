@@ -50,11 +50,15 @@ type Principal struct {
 	// ViaCookie is true when the request authenticated with the session
 	// cookie (browser); unsafe methods then require a same-origin request.
 	ViaCookie bool `json:"-"`
+	// System names a non-user caller (e.g. "cli" for the local admin key of
+	// the yiwang command on the server's own machine); Actor then reports
+	// "system:<name>".
+	System string `json:"system,omitempty"`
 
 	perms map[string]bool
 }
 
-// NewPrincipal fills the permission index; call it after setting Permissions.
+// index builds the permission set from Permissions.
 func (p *Principal) index() {
 	if p.perms != nil {
 		return
@@ -69,6 +73,9 @@ func (p *Principal) index() {
 func (p *Principal) Actor() string {
 	if p == nil {
 		return "anonymous"
+	}
+	if p.System != "" {
+		return "system:" + p.System
 	}
 	return "user:" + strconv.FormatInt(p.UserID, 10)
 }
@@ -203,4 +210,11 @@ func PrincipalFrom(ctx context.Context) *Principal {
 // Public the router guarantees one; on Public routes it may be nil.
 func MustPrincipal(r *http.Request) *Principal {
 	return PrincipalFrom(r.Context())
+}
+
+// Freeze prepares p for sharing between goroutines (builds its permission
+// index). Authenticators that cache principals call it before caching.
+func (p *Principal) Freeze() *Principal {
+	p.index()
+	return p
 }

@@ -1,0 +1,80 @@
+package org
+
+import "github.com/yiwang/yiwang/store"
+
+// migrations of the org module, applied once each, in order.
+var migrations = []store.Migration{
+	`CREATE TABLE org_setting (
+		key   TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);
+	CREATE TABLE org_department (
+		id         INTEGER PRIMARY KEY,
+		parent_id  INTEGER REFERENCES org_department(id),
+		name       TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		code       TEXT NOT NULL DEFAULT '',
+		phone      TEXT NOT NULL DEFAULT '',
+		sort       INTEGER NOT NULL DEFAULT 0,
+		path       TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE UNIQUE INDEX org_department_sibling_name ON org_department(coalesce(parent_id, 0), name);
+	CREATE INDEX org_department_path ON org_department(path);
+	CREATE TABLE org_grid (
+		id          INTEGER PRIMARY KEY,
+		code        TEXT NOT NULL UNIQUE,
+		parent_code TEXT NOT NULL DEFAULT '',
+		level       INTEGER NOT NULL,
+		name        TEXT NOT NULL,
+		dept_id     INTEGER REFERENCES org_department(id),
+		geometry    TEXT NOT NULL DEFAULT '',
+		created_at  TEXT NOT NULL,
+		updated_at  TEXT NOT NULL
+	);
+	CREATE INDEX org_grid_parent ON org_grid(parent_code);
+	CREATE INDEX org_grid_dept ON org_grid(dept_id);
+	CREATE TABLE org_user (
+		id                   INTEGER PRIMARY KEY,
+		username             TEXT NOT NULL COLLATE NOCASE UNIQUE,
+		name                 TEXT NOT NULL,
+		phone                TEXT NOT NULL DEFAULT '',
+		email                TEXT NOT NULL DEFAULT '',
+		dept_id              INTEGER REFERENCES org_department(id),
+		grid_code            TEXT NOT NULL DEFAULT '',
+		roles                TEXT NOT NULL,
+		data_scope           TEXT NOT NULL DEFAULT '',
+		password_hash        TEXT NOT NULL DEFAULT '',
+		must_change_password INTEGER NOT NULL DEFAULT 0,
+		disabled             INTEGER NOT NULL DEFAULT 0,
+		failed_logins        INTEGER NOT NULL DEFAULT 0,
+		locked_until         TEXT NOT NULL DEFAULT '',
+		last_login_at        TEXT NOT NULL DEFAULT '',
+		created_at           TEXT NOT NULL,
+		updated_at           TEXT NOT NULL
+	);
+	CREATE INDEX org_user_dept ON org_user(dept_id, id);
+	CREATE INDEX org_user_grid ON org_user(grid_code);
+	CREATE INDEX org_user_name ON org_user(name, id);
+	CREATE TABLE org_token (
+		id          INTEGER PRIMARY KEY,
+		hash        TEXT NOT NULL UNIQUE,
+		user_id     INTEGER NOT NULL REFERENCES org_user(id) ON DELETE CASCADE,
+		kind        TEXT NOT NULL,
+		name        TEXT NOT NULL DEFAULT '',
+		permissions TEXT NOT NULL DEFAULT '',
+		ip          TEXT NOT NULL DEFAULT '',
+		created_at  TEXT NOT NULL,
+		expires_at  TEXT NOT NULL DEFAULT '',
+		revoked_at  TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX org_token_user ON org_token(user_id, kind);
+	-- Row counts kept by the handlers so unfiltered lists of large tables
+	-- answer their total without a full scan.
+	CREATE TABLE org_count (
+		name  TEXT PRIMARY KEY,
+		n     INTEGER NOT NULL
+	);
+	INSERT INTO org_count(name, n) VALUES ('user', 0), ('grid', 0), ('department', 0);`,
+}
