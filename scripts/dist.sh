@@ -5,6 +5,7 @@
 #   dist/yiwang-<version>-1.x86_64.rpm dist/yiwang-<version>-1.aarch64.rpm
 #   dist/yiwang-setup-<version>.exe   (when makensis is installed; required in CI)
 #   dist/bin/<goos>_<goarch>/yiwang[.exe]
+#   dist/SHA256SUMS-<version>
 #
 # VERSION defaults to `git describe` (v1.2.3 → 1.2.3, commits after a tag →
 # 1.2.3+4.gabcdef, no tag → 0.0.0+git.<count>.<hash>). Binaries are pure Go
@@ -151,5 +152,6 @@ if [ "$DIST_WINDOWS" = yes ]; then
 	installer/windows/build.sh "$VERSION" "$exe" "${DESKTOP_EXE:-}" "$DIST_DIR/yiwang-setup-${VERSION}.exe"
 fi
 
-echo "dist: done"
+(cd "$DIST_DIR" && sha256sum -- *"$VERSION"* 2>/dev/null | grep -v '\.yaml$' >"SHA256SUMS-$VERSION" || true)
+echo "dist: done (checksums in $DIST_DIR/SHA256SUMS-$VERSION)"
 ls -l "$DIST_DIR" | grep -E '\.(deb|rpm|exe)$' || true
