@@ -100,10 +100,11 @@ func New(opts Options) (*Broker, error) {
 		stop:       make(chan struct{}),
 	}
 	b.srv = mochi.New(&mochi.Options{
-		Capabilities:           caps,
-		Logger:                 opts.Logger,
-		InlineClient:           true,
-		SysTopicResendInterval: 0,
+		Capabilities:             caps,
+		Logger:                   opts.Logger,
+		InlineClient:             true,
+		ClientNetWriteBufferSize: opts.WriteBuffer,
+		SysTopicResendInterval:   0,
 	})
 	b.batch = newBatcher(&b.opts, b.batchGivenUp)
 	b.hook = &hook{b: b}

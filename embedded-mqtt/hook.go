@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,11 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 		}
 	default:
 		p, err = h.b.opts.Auth.AuthenticateDevice(ctx, user, pass)
-		if err == nil && p.Device != user {
+		switch {
+		case err != nil:
+		case p.Device == "" && p.User != "":
+			session = true // read-only service account (exporter, benchmark subscriber)
+		case p.Device != user:
 			err = ErrDenied
 		}
 	}
@@ -299,6 +304,7 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 	case KindReply:
 		h.b.commandReplied(t.device, t.cmdID, pk.Payload)
 	}
+	runtime.Gosched()
 	return pk, nil
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 	ReceiveMaximum uint16
 	// MaxPendingWrites is the per-client outbound buffer in packets (default 1024).
 	MaxPendingWrites int32
+	// WriteBuffer is the per-client write coalescing buffer in bytes
+	// (default 16 KiB): packets queued for a client are flushed together,
+	// which is what lets one subscriber keep up with many publishers.
+	WriteBuffer int
 	// SessionExpiry bounds how long a disconnected persistent session is kept
 	// (default 24 h).
 	SessionExpiry time.Duration
@@ -94,6 +98,7 @@ func (o *Options) defaults() {
 	orDefault(&o.MaxInflight, 1024)
 	orDefault(&o.ReceiveMaximum, 256)
 	orDefault(&o.MaxPendingWrites, 1024)
+	orDefault(&o.WriteBuffer, 16<<10)
 	orDefault(&o.SessionExpiry, 24*time.Hour)
 	orDefault(&o.BatchSize, 1000)
 	orDefault(&o.BatchDelay, 5*time.Millisecond)

@@ -64,7 +64,10 @@ var ErrDenied = errors.New("mqtt: not authorized")
 // DeviceAuthenticator checks credentials. app/iot implements it.
 type DeviceAuthenticator interface {
 	// AuthenticateDevice checks username (device id) and password (secret).
-	// It returns ErrDenied (or any error) to refuse the connection.
+	// It returns ErrDenied (or any error) to refuse the connection. A
+	// principal with Device empty and User set is a read-only service
+	// account (an exporter to the city platform, say) with the same
+	// subscribe rules as a console session.
 	AuthenticateDevice(ctx context.Context, device, secret string) (Principal, error)
 	// AuthenticateSession checks a console session token presented over the
 	// WebSocket listener (username SessionUsername, password = token).

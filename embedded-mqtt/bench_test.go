@@ -1,0 +1,380 @@
+package mqtt
+
+// Side-by-side benchmark with Debian's mosquitto, bounded, behind
+// YW_MQTT_BENCH=1:
+//
+//	YW_MQTT_BENCH=1 go test -run TestBench -v -timeout 20m ./embedded-mqtt/
+//
+// Both brokers run as separate processes (yiwang's broker is this test
+// binary re-executed in helper mode) and face the same load generator
+// (embedded-mqtt/loadgen) in this process.
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/yiwang/yiwang/embedded-mqtt/loadgen"
+	_ "modernc.org/sqlite"
+)
+
+// benchAuth accepts dev-N/secret and the read-only service account sub/secret.
+type benchAuth struct{}
+
+func (benchAuth) AuthenticateDevice(_ context.Context, device, secret string) (Principal, error) {
+	if secret != "secret" {
+		return Principal{}, ErrDenied
+	}
+	if device == "sub" {
+		return Principal{User: "bench-subscriber", AllDevices: true}, nil
+	}
+	return Principal{Device: device, Type: "air_quality"}, nil
+}
+
+func (benchAuth) AuthenticateSession(context.Context, string) (Principal, error) {
+	return Principal{}, ErrDenied
+}
+
+// sqliteSink writes each batch in one transaction to a real SQLite file,
+// the way the store's telemetry.batch handler does.
+type sqliteSink struct {
+	db *sql.DB
+}
+
+func newSQLiteSink(path string) (*sqliteSink, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS iot_telemetry (device TEXT NOT NULL, metric TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL)`); err != nil {
+		return nil, err
+	}
+	return &sqliteSink{db: db}, nil
+}
+
+func (s *sqliteSink) WriteBatch(ctx context.Context, batch []Reading) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO iot_telemetry (device, metric, ts, value) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for _, r := range batch {
+		if _, err := st.ExecContext(ctx, r.Device, r.Metric, r.TS.UnixMilli(), r.Value); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// TestBenchHelperBroker is the broker process of the benchmark; it does
+// nothing unless YW_MQTT_HELPER=1.
+func TestBenchHelperBroker(t *testing.T) {
+	if os.Getenv("YW_MQTT_HELPER") != "1" {
+		t.Skip("helper process only")
+	}
+	var sink Sink = SinkFunc(func(context.Context, []Reading) error { return nil })
+	if p := os.Getenv("YW_MQTT_SQLITE"); p != "" {
+		s, err := newSQLiteSink(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink = s
+	}
+	pending, _ := strconv.Atoi(os.Getenv("YW_MQTT_PENDING"))
+	b, err := New(Options{TCPAddr: "127.0.0.1:0", TLSAddr: "-", WSAddr: "-", Auth: benchAuth{}, Sink: sink, Logger: quietLogger(),
+		MaxPendingWrites: int32(pending)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("ADDR %s\n", b.TCPAddr())
+	expect, _ := strconv.ParseInt(os.Getenv("YW_EXPECT"), 10, 64)
+	if expect > 0 {
+		go func() {
+			var first int64
+			for {
+				s := b.Stats()
+				if first == 0 && s.Readings > 0 {
+					first = time.Now().UnixNano()
+					fmt.Printf("FIRST %d\n", first)
+				}
+				if s.ReadingsWritten >= expect {
+					fmt.Printf("DONE %d\n", time.Now().UnixNano())
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	_ = b.Close()
+	js, _ := json.Marshal(b.Stats())
+	fmt.Printf("STATS %s\n", js)
+}
+
+type proc struct {
+	cmd   *exec.Cmd
+	lines chan string
+	addr  string
+}
+
+func (p *proc) rss(t *testing.T) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+func (p *proc) waitLine(t *testing.T, prefix string, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("process ended before %q", prefix)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+			}
+		case <-timeout:
+			t.Fatalf("timeout waiting for %q", prefix)
+		}
+	}
+}
+
+func startHelper(t *testing.T, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchHelperBroker$", "-test.v")
+	cmd.Env = append(os.Environ(), append([]string{"YW_MQTT_HELPER=1", "GOMAXPROCS=" + strconv.Itoa(nproc())}, env...)...)
+	return startProc(t, cmd, "ADDR ")
+}
+
+func startProc(t *testing.T, cmd *exec.Cmd, addrPrefix string) *proc {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, lines: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	if addrPrefix != "" {
+		p.addr = p.waitLine(t, addrPrefix, 30*time.Second)
+	}
+	return p
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startMosquitto(t *testing.T) *proc {
+	t.Helper()
+	bin := needTool(t, "mosquitto")
+	addr := freePort(t)
+	_, port := hostPort(addr)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest none\nuser root\n", port)), 0o644)
+	p := startProc(t, exec.Command(bin, "-c", conf), "")
+	p.addr = addr
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return p
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("mosquitto did not start")
+	return nil
+}
+
+func nproc() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	n := strings.Count(string(b), "processor\t:")
+	if n == 0 {
+		n = 1
+	}
+	return n
+}
+
+func benchEnabled(t *testing.T) {
+	if os.Getenv("YW_MQTT_BENCH") == "" {
+		t.Skip("set YW_MQTT_BENCH=1 to run the broker benchmarks")
+	}
+}
+
+func routeConfig(addr string, clients int, qos byte, messages int, kind string) loadgen.Config {
+	return loadgen.Config{
+		Addr: addr, Clients: clients, QoS: qos, Messages: messages, Duration: 20 * time.Second,
+		Topic:       func(i int) string { return "yw/dev-" + strconv.Itoa(i) + "/" + kind },
+		Credentials: func(i int) (string, string) { return "dev-" + strconv.Itoa(i), "secret" },
+		Subscribe:   "yw/+/" + kind, SubUser: "sub", SubPass: "secret",
+	}
+}
+
+// TestBenchRouting: QoS 0 and 1, 100 and 1,000 publishing clients, one
+// subscriber counting deliveries, yiwang vs mosquitto in the same run.
+func TestBenchRouting(t *testing.T) {
+	benchEnabled(t)
+	mosq := startMosquitto(t)
+	defer mosq.stop()
+	yw := startHelper(t, "YW_MQTT_PENDING="+os.Getenv("YW_MQTT_PENDING"))
+	defer yw.stop()
+	ctx := context.Background()
+	msgs := 200000
+	if v, _ := strconv.Atoi(os.Getenv("YW_MQTT_BENCH_MSGS")); v > 0 {
+		msgs = v
+	}
+	t.Logf("date %s, %d cores, %d messages per run", time.Now().UTC().Format(time.RFC3339), nproc(), msgs)
+	// "event" measures routing (ACL, fan-out); "telemetry" adds yiwang's
+	// decode and batching into a (discarding) sink, which mosquitto does not do.
+	for _, kind := range []string{"event", "telemetry"} {
+		for _, qos := range []byte{0, 1} {
+			for _, clients := range []int{100, 1000} {
+				var rates [2]float64
+				for k, br := range []*proc{mosq, yw} {
+					name := [2]string{"mosquitto", "yiwang"}[k]
+					res, err := loadgen.Run(ctx, routeConfig(br.addr, clients, qos, msgs, kind))
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					rates[k] = res.RecvRate
+					t.Logf("%-9s %-9s pub qos%d clients=%4d  delivered %7.0f msg/s  (sent %d, acked %d, delivered %d in %s)",
+						name, kind, qos, clients, res.RecvRate, res.Sent, res.Acked, res.Received, res.Elapsed.Round(time.Millisecond))
+					time.Sleep(300 * time.Millisecond)
+				}
+				t.Logf("ratio yiwang/mosquitto %s qos%d clients=%d: %.2f", kind, qos, clients, rates[1]/rates[0])
+			}
+		}
+	}
+}
+
+// TestBenchTelemetrySQLite: readings persisted into a real SQLite file
+// through the broker's batching (5 metrics per message).
+func TestBenchTelemetrySQLite(t *testing.T) {
+	benchEnabled(t)
+	msgs, clients := 60000, 100
+	const perMsg = 5
+	db := filepath.Join(t.TempDir(), "telemetry.db")
+	yw := startHelper(t, "YW_MQTT_SQLITE="+db, "YW_EXPECT="+strconv.Itoa(msgs*perMsg))
+	defer yw.stop()
+	var seq atomic.Int64
+	cfg := routeConfig(yw.addr, clients, 1, msgs, "telemetry")
+	cfg.Subscribe = ""
+	cfg.Window = 32
+	cfg.Payload = func(i, s int) []byte {
+		n := seq.Add(1)
+		return []byte(fmt.Sprintf(`{"ts":%d,"values":{"pm25":%d.5,"pm10":%d,"aqi":%d,"temperature":21.%d,"humidity":%d}}`,
+			1732252800000+n, 20+s%40, 40+s%60, 50+s%30, s%10, 40+s%20))
+	}
+	start := time.Now()
+	res, err := loadgen.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := strconv.ParseInt(yw.waitLine(t, "FIRST ", time.Minute), 10, 64)
+	done, _ := strconv.ParseInt(yw.waitLine(t, "DONE ", 2*time.Minute), 10, 64)
+	elapsed := time.Unix(0, done).Sub(time.Unix(0, first))
+	yw.stop()
+	sdb, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	var rows int64
+	if err := sdb.QueryRow(`SELECT count(*) FROM iot_telemetry`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	rate := float64(rows) / elapsed.Seconds()
+	t.Logf("date %s, %d cores: %d messages x %d readings from %d clients (QoS 1), %d rows in SQLite in %s = %.0f readings/s (publisher side %s, %.0f msg/s)",
+		time.Now().UTC().Format(time.RFC3339), nproc(), res.Acked, perMsg, clients, rows, elapsed.Round(time.Millisecond), rate, time.Since(start).Round(time.Millisecond), res.PubRate)
+	if rows != int64(msgs*perMsg) {
+		t.Fatalf("rows = %d, want %d", rows, msgs*perMsg)
+	}
+}
+
+// TestBenchMemory: RSS of each broker with 10,000 connected devices.
+func TestBenchMemory(t *testing.T) {
+	benchEnabled(t)
+	n := 10000
+	if v, _ := strconv.Atoi(os.Getenv("YW_MQTT_BENCH_CONNS")); v > 0 {
+		n = v
+	}
+	mosq := startMosquitto(t)
+	defer mosq.stop()
+	yw := startHelper(t)
+	defer yw.stop()
+	for k, br := range []*proc{mosq, yw} {
+		name := [2]string{"mosquitto", "yiwang"}[k]
+		before := br.rss(t)
+		conns, err := loadgen.ConnectMany(context.Background(), br.addr, n, 64, func(i int) (string, string, string) {
+			return "dev-" + strconv.Itoa(i), "dev-" + strconv.Itoa(i), "secret"
+		}, 300)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		time.Sleep(2 * time.Second)
+		after := br.rss(t)
+		t.Logf("%-9s %d connected devices: RSS %.1f MiB (idle %.1f MiB, %.1f KiB per connection)",
+			name, n, float64(after)/(1<<20), float64(before)/(1<<20), float64(after-before)/1024/float64(n))
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
