@@ -117,6 +117,7 @@ type Config struct {
 	// Tuning; zero values pick defaults.
 	SnapshotThreshold uint64        // log entries between snapshots
 	SnapshotInterval  time.Duration // how often raft checks
+	TrailingLogs      uint64        // log entries kept after a snapshot
 	ApplyTimeout      time.Duration // per Apply
 	// ElectionTimeout scales raft heartbeat/election/lease timeouts; zero means
 	// defaults suitable for a LAN.

@@ -132,7 +132,13 @@ func VerifyAuditFile(ctx context.Context, dataDir string) (AuditReport, error) {
 // payload hash, its prev_hash must be the previous row's hash and its hash must
 // be recomputable. An edited row breaks its own hash; a deleted row breaks the
 // link of the row after it; the head hash in _meta catches a deleted tail.
-func verifyChain(ctx context.Context, db *sql.DB) (AuditReport, error) {
+func verifyChain(ctx context.Context, pool *sql.DB) (AuditReport, error) {
+	// One read transaction: the rows and the head hash from the same snapshot.
+	db, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return AuditReport{}, err
+	}
+	defer db.Rollback()
 	rows, err := db.QueryContext(ctx, `SELECT idx, cmd_id, type, v, actor, ts, idem, payload, payload_hash, result, error, prev_hash, hash FROM _log ORDER BY idx`)
 	if err != nil {
 		return AuditReport{}, err

@@ -50,6 +50,9 @@ func (s *Store) startRaft(ctx context.Context) error {
 	conf.SnapshotThreshold = s.cfg.SnapshotThreshold
 	conf.SnapshotInterval = s.cfg.SnapshotInterval
 	conf.TrailingLogs = 10240
+	if s.cfg.TrailingLogs > 0 {
+		conf.TrailingLogs = s.cfg.TrailingLogs
+	}
 	if s.cfg.RaftAddr == "" && s.cfg.ElectionTimeout == 0 {
 		// A node without a network transport is alone forever: there is
 		// nobody to wait for, so elect at once.

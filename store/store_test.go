@@ -23,7 +23,7 @@ type putReq struct {
 }
 
 func registerKV(s *store.Store) {
-	s.AddMigrations("kv", `CREATE TABLE kv_item (k TEXT PRIMARY KEY, v TEXT NOT NULL, at INTEGER NOT NULL, id TEXT NOT NULL)`)
+	s.AddMigrations("kv", `CREATE TABLE kv_item (k TEXT PRIMARY KEY, v TEXT NOT NULL, at INTEGER NOT NULL, id TEXT NOT NULL, idx INTEGER NOT NULL DEFAULT 0)`)
 	s.Register("kv.put", 1, func(tx *store.Tx, cmd *store.Command) (any, error) {
 		var p putReq
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
@@ -33,7 +33,7 @@ func registerKV(s *store.Store) {
 			return nil, &store.Error{Code: "invalid", Message: "key required", Fields: map[string]string{"k": "required"}}
 		}
 		id := tx.NewID()
-		if _, err := tx.Exec(`INSERT INTO kv_item(k,v,at,id) VALUES(?,?,?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v, at=excluded.at`, p.K, p.V, tx.Now().UnixNano(), id); err != nil {
+		if _, err := tx.Exec(`INSERT INTO kv_item(k,v,at,id,idx) VALUES(?,?,?,?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v, at=excluded.at, idx=excluded.idx`, p.K, p.V, tx.Now().UnixNano(), id, tx.Index); err != nil {
 			return nil, err
 		}
 		return map[string]any{"k": p.K, "id": id, "index": tx.Index}, nil
