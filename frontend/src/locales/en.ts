@@ -87,6 +87,7 @@ const en: Shape<typeof zh> = {
     departments: 'Departments',
     grids: 'Grids',
     users: 'Users',
+    indicators: 'Screen indicators',
     audit: 'Audit log',
     settings: 'My settings',
   },
@@ -289,6 +290,9 @@ const en: Shape<typeof zh> = {
     enabled: 'Enabled',
     source: 'Source',
     keyword: 'Keyword',
+    aggregation: 'Aggregation',
+    threshold: 'Threshold',
+    unit: 'Unit',
     level: 'Level',
   },
   errors: {

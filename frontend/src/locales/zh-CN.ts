@@ -84,6 +84,7 @@ export default {
     departments: '部门',
     grids: '网格',
     users: '用户',
+    indicators: '大屏指标',
     audit: '审计日志',
     settings: '个人设置',
   },
@@ -286,6 +287,9 @@ export default {
     enabled: '启用',
     source: '来源',
     keyword: '关键字',
+    aggregation: '聚合方式',
+    threshold: '阈值',
+    unit: '单位',
     level: '层级',
   },
   errors: {
