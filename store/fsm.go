@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -23,6 +24,29 @@ import (
 type fsm struct {
 	s    *Store
 	head string // hash of the newest _log row
+
+	// Statements prepared once on the single writer connection.
+	stmtMu             sync.Mutex
+	insLog, idem, meta *sql.Stmt
+}
+
+func (f *fsm) stmts() (insLog, idem, meta *sql.Stmt, err error) {
+	f.stmtMu.Lock()
+	defer f.stmtMu.Unlock()
+	if f.insLog == nil {
+		w := f.s.writer
+		if f.insLog, err = w.Prepare(`INSERT INTO _log(idx,cmd_id,type,v,actor,ts,idem,payload,payload_hash,result,error,prev_hash,hash)
+			VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`); err != nil {
+			return
+		}
+		if f.idem, err = w.Prepare(`SELECT idx, cmd_id, ts, result, error FROM _log WHERE idem=?`); err != nil {
+			return
+		}
+		if f.meta, err = w.Prepare(`INSERT INTO _meta(key,value) VALUES(?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`); err != nil {
+			return
+		}
+	}
+	return f.insLog, f.idem, f.meta, nil
 }
 
 var (
@@ -44,16 +68,48 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	s := f.s
-	resp := make([]any, len(logs))
 	if h, _ := s.halted.Load().(string); h != "" {
 		<-s.closeCh
-		return resp
+		return make([]any, len(logs))
 	}
+	// Fast path: the whole batch in one transaction without savepoints (a
+	// savepoint makes SQLite journal every page a command touches). If any
+	// handler refuses, roll back and run the batch again with a savepoint per
+	// command. Handlers are deterministic, so both paths give the same state.
+	resp, outcome := f.applyBatch(logs, false)
+	if outcome == needSavepoints {
+		resp, _ = f.applyBatch(logs, true)
+	}
+	return resp
+}
+
+type batchOutcome int
+
+const (
+	batchDone batchOutcome = iota
+	needSavepoints
+	batchHalted
+)
+
+func (f *fsm) applyBatch(logs []*raft.Log, savepoints bool) ([]any, batchOutcome) {
+	s := f.s
+	resp := make([]any, len(logs))
 	ctx := context.Background()
+	insLog, idemStmt, metaStmt, err := f.stmts()
+	if err != nil {
+		f.halt(fmt.Sprintf("prepare statements: %v", err))
+		return resp, batchHalted
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		f.halt(fmt.Sprintf("cannot begin transaction: %v", err))
-		return resp
+		return resp, batchHalted
+	}
+	insLog, idemStmt, metaStmt = tx.Stmt(insLog), tx.Stmt(idemStmt), tx.Stmt(metaStmt)
+	fail := func(what string, err error) ([]any, batchOutcome) {
+		tx.Rollback()
+		f.halt(fmt.Sprintf("%s: %v", what, err))
+		return resp, batchHalted
 	}
 	appliedRaft := s.appliedRaft.Load()
 	offset := s.offset.Load()
@@ -61,6 +117,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	lastRaft := appliedRaft
 	var events []Event
 	nodesChanged := false
+	seenIdem := map[string]*fsmResponse{}
 
 	for i, l := range logs {
 		if l.Index <= appliedRaft {
@@ -78,10 +135,12 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		// Exactly once: a retried command returns the first result.
 		if cmd.IdempotencyKey != "" {
-			if r, ok, err := lookupIdem(tx, cmd.IdempotencyKey); err != nil {
-				tx.Rollback()
-				f.halt(fmt.Sprintf("idempotency lookup: %v", err))
-				return resp
+			if r, ok := seenIdem[cmd.IdempotencyKey]; ok {
+				resp[i] = r
+				continue
+			}
+			if r, ok, err := lookupIdem(idemStmt, cmd.IdempotencyKey); err != nil {
+				return fail("idempotency lookup", err)
 			} else if ok {
 				resp[i] = r
 				continue
@@ -91,20 +150,20 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if reg == nil {
 			// This node is older than the command: never guess. Commit what
 			// came before and stop applying until the binary is upgraded.
-			if err := f.finish(tx, lastRaft-1, offset, head); err != nil {
+			if err := f.finish(tx, metaStmt, lastRaft-1, offset, head); err != nil {
 				f.halt(err.Error())
-				return resp
+				return resp, batchHalted
 			}
 			f.head = head
 			s.publish(events, nodesChanged)
 			f.halt(fmt.Sprintf("command %s v%d at index %d is unknown to this node: upgrade yiwang on this node", cmd.Type, cmd.Version, idx))
 			<-s.closeCh
-			return resp
+			return resp, batchHalted
 		}
-		if _, err := tx.Exec(`SAVEPOINT cmd`); err != nil {
-			tx.Rollback()
-			f.halt(fmt.Sprintf("savepoint: %v", err))
-			return resp
+		if savepoints {
+			if _, err := tx.Exec(`SAVEPOINT cmd`); err != nil {
+				return fail("savepoint", err)
+			}
 		}
 		t := &Tx{Tx: tx, Cmd: &cmd, Index: idx}
 		value, herr := callHandler(reg.h, t)
@@ -117,17 +176,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				out = b
 			}
 		}
-		if herr != nil {
-			if _, err := tx.Exec(`ROLLBACK TO cmd`); err != nil {
-				tx.Rollback()
-				f.halt(fmt.Sprintf("rollback to savepoint: %v", err))
-				return resp
-			}
-		}
-		if _, err := tx.Exec(`RELEASE cmd`); err != nil {
+		if herr != nil && !savepoints {
 			tx.Rollback()
-			f.halt(fmt.Sprintf("release savepoint: %v", err))
-			return resp
+			return resp, needSavepoints
+		}
+		if savepoints {
+			if herr != nil {
+				if _, err := tx.Exec(`ROLLBACK TO cmd`); err != nil {
+					return fail("rollback to savepoint", err)
+				}
+			}
+			if _, err := tx.Exec(`RELEASE cmd`); err != nil {
+				return fail("release savepoint", err)
+			}
 		}
 		var errMsg string
 		var rerr *Error
@@ -146,13 +207,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			Result: out, Error: errMsg, PrevHash: head,
 		}
 		row.Hash = row.computeHash()
-		if err := insertLog(tx, &row, payload); err != nil {
-			tx.Rollback()
-			f.halt(fmt.Sprintf("write command log: %v", err))
-			return resp
+		if err := insertLog(insLog, &row, payload); err != nil {
+			return fail("write command log", err)
 		}
 		head = row.Hash
-		resp[i] = &fsmResponse{Index: idx, CmdID: cmd.ID, Time: cmd.Time, Value: out, Err: rerr}
+		r := &fsmResponse{Index: idx, CmdID: cmd.ID, Time: cmd.Time, Value: out, Err: rerr}
+		resp[i] = r
+		if cmd.IdempotencyKey != "" {
+			seenIdem[cmd.IdempotencyKey] = r
+		}
 		if rerr == nil {
 			if cmd.Type[0] == '_' {
 				nodesChanged = true
@@ -161,26 +224,26 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			}
 		}
 	}
-	if err := f.finish(tx, lastRaft, offset, head); err != nil {
+	if err := f.finish(tx, metaStmt, lastRaft, offset, head); err != nil {
 		f.halt(err.Error())
-		return resp
+		return resp, batchHalted
 	}
 	f.head = head
 	s.publish(events, nodesChanged)
-	return resp
+	return resp, batchDone
 }
 
 // finish records the applied raft index and commits.
-func (f *fsm) finish(tx *sql.Tx, lastRaft, offset uint64, head string) error {
+func (f *fsm) finish(tx *sql.Tx, meta *sql.Stmt, lastRaft, offset uint64, head string) error {
 	s := f.s
 	if lastRaft > s.appliedRaft.Load() {
-		if err := setMeta(context.Background(), tx, metaRaftApplied, lastRaft); err != nil {
+		if err := execMeta(meta, metaRaftApplied, lastRaft); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("record applied index: %v", err)
 		}
 	}
 	if head != f.head {
-		if err := setMeta(context.Background(), tx, metaLastHash, head); err != nil {
+		if err := execMeta(meta, metaLastHash, head); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("record audit head: %v", err)
 		}
@@ -224,12 +287,17 @@ func callHandler(h Handler, t *Tx) (v any, err error) {
 	return h(t, t.Cmd)
 }
 
-func lookupIdem(tx *sql.Tx, key string) (*fsmResponse, bool, error) {
+func execMeta(st *sql.Stmt, key string, v any) error {
+	_, err := st.Exec(key, fmt.Sprint(v))
+	return err
+}
+
+func lookupIdem(st *sql.Stmt, key string) (*fsmResponse, bool, error) {
 	var r fsmResponse
 	var ts int64
 	var result []byte
 	var errMsg sql.NullString
-	err := tx.QueryRow(`SELECT idx, cmd_id, ts, result, error FROM _log WHERE idem=?`, key).
+	err := st.QueryRow(key).
 		Scan(&r.Index, &r.CmdID, &ts, &result, &errMsg)
 	if err == sql.ErrNoRows {
 		return nil, false, nil
@@ -285,7 +353,7 @@ func nullIfEmpty(s string) any {
 	return s
 }
 
-func insertLog(tx *sql.Tx, r *logRow, payload []byte) error {
+func insertLog(st *sql.Stmt, r *logRow, payload []byte) error {
 	var p any
 	if payload != nil {
 		p = payload
@@ -294,9 +362,7 @@ func insertLog(tx *sql.Tx, r *logRow, payload []byte) error {
 	if r.Result != nil {
 		res = []byte(r.Result)
 	}
-	_, err := tx.Exec(`INSERT INTO _log(idx,cmd_id,type,v,actor,ts,idem,payload,payload_hash,result,error,prev_hash,hash)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		r.Idx, r.CmdID, r.Type, r.V, r.Actor, r.TS, nullIfEmpty(r.Idem), p, r.PayloadHash, res, nullIfEmpty(r.Error), r.PrevHash, r.Hash)
+	_, err := st.Exec(r.Idx, r.CmdID, r.Type, r.V, r.Actor, r.TS, nullIfEmpty(r.Idem), p, r.PayloadHash, res, nullIfEmpty(r.Error), r.PrevHash, r.Hash)
 	return err
 }
 

@@ -601,3 +601,18 @@ func writeNodeIDIfMissing(dir, id string) error {
 	}
 	return os.WriteFile(p, []byte(id+"\n"), 0o640)
 }
+
+// Snapshot asks raft for a snapshot now (normally raft takes them by itself
+// every SnapshotThreshold entries) and returns its size in bytes.
+func (s *Store) Snapshot() (int64, error) {
+	f := s.raft.Snapshot()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, err
+	}
+	rc.Close()
+	return meta.Size, nil
+}
