@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# End-to-end browser test against a real `yiwang serve --demo`:
+#   scripts/e2e-demo.sh [path-to-yiwang-binary]
+# Starts the server on 127.0.0.1 with a fresh data dir, reads the demo
+# accounts it prints once, and drives Debian's Chromium through
+# scripts/e2e/run.sh (playwright-core). Prints the screenshot folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-./yiwang}
+[ -x "$BIN" ] || { echo "e2e: build the binary first (make build)" >&2; exit 2; }
+work=$(mktemp -d /tmp/yiwang-e2e-run.XXXXXX)
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+HTTP_PORT=$(port); MQTT_PORT=$(port)
+"$BIN" serve --demo --data "$work/data" --http "127.0.0.1:$HTTP_PORT" --mqtt "127.0.0.1:$MQTT_PORT" >"$work/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+base="http://127.0.0.1:$HTTP_PORT"
+for i in $(seq 1 120); do
+  if curl -fsS "$base/api/health" >/dev/null 2>&1 && grep -q '^====$' "$work/server.log"; then break; fi
+  if ! kill -0 $pid 2>/dev/null; then cat "$work/server.log"; echo "e2e: server exited" >&2; exit 1; fi
+  sleep 0.5
+done
+# The demo prints: username  role  title  password (once, between ==== lines).
+accounts=$(awk '/demo accounts/{on=1; next} on && /^====$/{on=0} on && !/^username/ {print $1, $2, $NF}' "$work/server.log")
+[ -n "$accounts" ] || { cat "$work/server.log"; echo "e2e: no demo accounts printed" >&2; exit 1; }
+pw_of() { awk -v r="$1" '$2==r {print $1":"$3; exit}' <<<"$accounts"; }
+admin=$(pw_of admin)
+export E2E_OUT=${E2E_OUT:-$work/screenshots}
+echo "e2e: server $base, screenshots in $E2E_OUT"
+roles=""
+for r in commander operator handler grid_worker leader viewer; do
+  a=$(pw_of $r); [ -n "$a" ] && roles="$roles${roles:+;}$a"
+done
+export E2E_ROLES_RAW="$roles"
+scripts/e2e/run.sh "$base" "${admin%%:*}" "${admin#*:}"
+echo "e2e: screenshots saved in $E2E_OUT"
