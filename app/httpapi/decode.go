@@ -24,7 +24,7 @@ func Decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &store.Error{Code: CodeUnsupportedMedia, Message: "content type must be application/json"}
+			return &store.Error{Code: CodeUnsupportedMedia, Message: "content type must be application/json (send the header Content-Type: application/json)"}
 		}
 	}
 	if r.Body == nil {

@@ -74,7 +74,7 @@
 //		if err != nil {
 //			return err
 //		}
-//		q.And(p.ScopeFilter(httpapi.ScopeColumns{Dept: "dept_id"}))
+//		q.Scope(p, httpapi.ScopeColumns{Dept: "dept_id"})
 //		// SELECT ... FROM widgets_widget <q.WhereSQL()> <q.OrderBy()> <q.LimitSQL()>
 //		return httpapi.JSON(w, http.StatusOK, httpapi.Page[Widget]{Items: items, Total: total})
 //	}

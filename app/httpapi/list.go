@@ -324,3 +324,9 @@ func Apply(r *http.Request, st *store.Store, typ string, version int, payload an
 // Filtered tells whether any condition has been added (by the request's
 // filters or search, or by And).
 func (q *ListQuery) Filtered() bool { return len(q.where) > 0 }
+
+// Scope restricts the query to p's data scope (see Principal.ScopeFilter).
+func (q *ListQuery) Scope(p *Principal, c ScopeColumns) {
+	cond, args := p.ScopeFilter(c)
+	q.And(cond, args...)
+}

@@ -100,7 +100,7 @@ func (m *Module) listDepts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q.And(httpapi.MustPrincipal(r).ScopeFilter(httpapi.ScopeColumns{Dept: "d.id"}))
+	q.Scope(httpapi.MustPrincipal(r), httpapi.ScopeColumns{Dept: "d.id"})
 	return listPage(r.Context(), m.st.DB(), w, &q, `SELECT `+deptCols+` FROM org_department d`, `SELECT count(*) FROM org_department d`, scanDept)
 }
 
@@ -217,7 +217,7 @@ func (m *Module) listGrids(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.FieldError("geometry", "must be true or false")
 		}
 	}
-	q.And(httpapi.MustPrincipal(r).ScopeFilter(gridScope))
+	q.Scope(httpapi.MustPrincipal(r), gridScope)
 	return listPage(r.Context(), m.st.DB(), w, &q, `SELECT `+gridCols(withGeo)+` FROM org_grid g`, `SELECT count(*) FROM org_grid g`, scanGrid)
 }
 
@@ -334,7 +334,7 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	q.And(p.ScopeFilter(userScope))
+	q.Scope(p, userScope)
 	page, err := queryPage(r.Context(), m.st.DB(), &q, `SELECT `+userCols+userFrom, `SELECT count(*) FROM org_user u`, known, scanUser)
 	if err != nil {
 		return err

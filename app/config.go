@@ -1,0 +1,283 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is everything `yiwang serve` can be told. Each field has a TOML key
+// (yiwang.toml), a flag (--key with dashes) and an environment variable
+// (YIWANG_KEY with underscores). Precedence: flag > environment > file >
+// default.
+type Config struct {
+	Data          string `toml:"data" help:"data directory (database, raft log, snapshots)"`
+	HTTP          string `toml:"http" help:"HTTP listen address of the console and API"`
+	MQTT          string `toml:"mqtt" help:"MQTT listen address for sensors and gateways"`
+	Demo          bool   `toml:"demo" help:"create the demo county 示范县 with sample data and accounts"`
+	NodeID        string `toml:"node_id" help:"this node's name in the cluster (default: from the data dir or host name)"`
+	Raft          string `toml:"raft" help:"raft listen address (e.g. 0.0.0.0:7946); empty: single node that cannot grow"`
+	RaftAdvertise string `toml:"raft_advertise" help:"raft address other nodes use to reach this one"`
+	HTTPAdvertise string `toml:"http_advertise" help:"this node's base URL for other nodes (e.g. http://10.0.0.5:8080)"`
+	Join          string `toml:"join" help:"base URL of a member of the cluster to join"`
+	ClusterSecret string `toml:"cluster_secret" help:"shared secret authenticating cluster traffic"`
+	TLSCert       string `toml:"tls_cert" help:"TLS certificate file (PEM) for HTTPS"`
+	TLSKey        string `toml:"tls_key" help:"TLS private key file (PEM) for HTTPS"`
+	AccessLog     bool   `toml:"access_log" help:"log every API request"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Data: DefaultDataDir(), HTTP: "127.0.0.1:8080", MQTT: ":1883"}
+}
+
+// DefaultDataDir is the OS-appropriate data directory: /var/lib/yiwang for
+// root on Linux, else $XDG_DATA_HOME/yiwang (~/.local/share/yiwang);
+// %ProgramData%\yiwang on Windows; ~/Library/Application Support/yiwang on
+// macOS.
+func DefaultDataDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "yiwang")
+	case "darwin":
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, "Library", "Application Support", "yiwang")
+		}
+	default:
+		if os.Geteuid() == 0 {
+			return "/var/lib/yiwang"
+		}
+		if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+			return filepath.Join(x, "yiwang")
+		}
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, ".local", "share", "yiwang")
+		}
+	}
+	return "yiwang-data"
+}
+
+type field struct {
+	key  string // toml key
+	flag string
+	env  string
+	help string
+	v    reflect.Value
+}
+
+func (c *Config) fields() []field {
+	rv := reflect.ValueOf(c).Elem()
+	rt := rv.Type()
+	out := make([]field, rt.NumField())
+	for i := range out {
+		f := rt.Field(i)
+		key := f.Tag.Get("toml")
+		out[i] = field{key: key, flag: strings.ReplaceAll(key, "_", "-"), env: "YIWANG_" + strings.ToUpper(key), help: f.Tag.Get("help"), v: rv.Field(i)}
+	}
+	return out
+}
+
+// configFlags adds the config flags to fs, writing into a staging map so that
+// only flags actually given override file and environment.
+type configFlags struct {
+	cfgFile string
+	set     map[string]string
+}
+
+func (cf *configFlags) bind(fs *flag.FlagSet, keys ...string) {
+	cf.set = map[string]string{}
+	fs.StringVar(&cf.cfgFile, "config", "", "configuration file (yiwang.toml); also YIWANG_CONFIG")
+	var c Config
+	def := DefaultConfig()
+	defs := map[string]string{}
+	for _, f := range def.fields() {
+		defs[f.key] = fmt.Sprint(f.v.Interface())
+	}
+	for _, f := range c.fields() {
+		if len(keys) > 0 && !contains(keys, f.key) {
+			continue
+		}
+		f := f
+		help := f.help + " (" + f.env + ")"
+		if f.v.Kind() == reflect.Bool {
+			fs.Func(f.flag, help, func(s string) error {
+				if s == "" {
+					s = "true"
+				}
+				if _, err := strconv.ParseBool(s); err != nil {
+					return fmt.Errorf("must be true or false")
+				}
+				cf.set[f.key] = s
+				return nil
+			})
+			// Allow the bare form --demo.
+			boolFlag(fs, f.flag)
+			continue
+		}
+		if d := defs[f.key]; d != "" {
+			help += " (default " + d + ")"
+		}
+		fs.Func(f.flag, help, func(s string) error { cf.set[f.key] = s; return nil })
+	}
+}
+
+// boolFlag marks a Func flag as boolean so "--demo" needs no value.
+func boolFlag(fs *flag.FlagSet, name string) {
+	f := fs.Lookup(name)
+	f.Value = boolValue{f.Value}
+}
+
+type boolValue struct{ flag.Value }
+
+func (boolValue) IsBoolFlag() bool { return true }
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadConfig builds the configuration: defaults, then the file (--config,
+// YIWANG_CONFIG, or /etc/yiwang/yiwang.toml on Linux / <data>/yiwang.toml
+// when present), then YIWANG_* variables, then flags. Unknown keys in the
+// file and malformed values are errors naming the key.
+func (cf *configFlags) load(env []string) (Config, error) {
+	c := DefaultConfig()
+	envMap := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "YIWANG_") {
+			envMap[k] = v
+		}
+	}
+	file := cf.cfgFile
+	explicit := file != ""
+	if file == "" {
+		file = envMap["YIWANG_CONFIG"]
+		explicit = file != ""
+	}
+	if file == "" {
+		dataDir := c.Data
+		if d := envMap["YIWANG_DATA"]; d != "" {
+			dataDir = d
+		}
+		if d, ok := cf.set["data"]; ok {
+			dataDir = d
+		}
+		for _, cand := range []string{filepath.Join(dataDir, "yiwang.toml"), "/etc/yiwang/yiwang.toml"} {
+			if runtime.GOOS == "windows" && strings.HasPrefix(cand, "/etc/") {
+				continue
+			}
+			if _, err := os.Stat(cand); err == nil {
+				file = cand
+				break
+			}
+		}
+	}
+	if file != "" {
+		if err := c.loadFile(file); err != nil {
+			if explicit || !errors.Is(err, os.ErrNotExist) {
+				return c, err
+			}
+		}
+	}
+	for _, f := range c.fields() {
+		if v, ok := envMap[f.env]; ok {
+			if err := setField(f, v); err != nil {
+				return c, fmt.Errorf("environment variable %s: %v", f.env, err)
+			}
+		}
+	}
+	for _, f := range c.fields() {
+		if v, ok := cf.set[f.key]; ok {
+			if err := setField(f, v); err != nil {
+				return c, fmt.Errorf("flag --%s: %v", f.flag, err)
+			}
+		}
+	}
+	return c, c.validate()
+}
+
+func (c *Config) loadFile(path string) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("config file %s: %s", path, perr.ErrorWithPosition())
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		var known []string
+		for _, f := range c.fields() {
+			known = append(known, f.key)
+		}
+		return fmt.Errorf("config file %s: unknown key %s (known keys: %s)", path, strings.Join(keys, ", "), strings.Join(known, ", "))
+	}
+	return nil
+}
+
+func setField(f field, s string) error {
+	switch f.v.Kind() {
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", s)
+		}
+		f.v.SetBool(b)
+	default:
+		f.v.SetString(s)
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	if c.Data == "" {
+		return fmt.Errorf("data: a data directory is required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls_cert and tls_key must be given together")
+	}
+	if c.Join != "" && c.ClusterSecret == "" {
+		return fmt.Errorf("join needs cluster_secret (YIWANG_CLUSTER_SECRET)")
+	}
+	if c.Join != "" && c.Raft == "" {
+		return fmt.Errorf("join needs raft (the address this node's raft listens on)")
+	}
+	if c.NodeID != "" && !validNodeID(c.NodeID) {
+		return fmt.Errorf("node_id: use letters, digits, '-', '_' and '.' (at most 64)")
+	}
+	return nil
+}
+
+func validNodeID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
