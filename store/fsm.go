@@ -129,7 +129,7 @@ func (f *fsm) applyBatch(logs []*raft.Log, savepoints bool) ([]any, batchOutcome
 		}
 		idx := offset + l.Index
 		var cmd Command
-		if err := json.Unmarshal(l.Data, &cmd); err != nil {
+		if err := decodeEntry(l.Data, &cmd); err != nil {
 			resp[i] = &fsmResponse{Index: idx, Err: &Error{Code: "invalid", Message: "undecodable log entry: " + err.Error()}}
 			continue
 		}

@@ -386,6 +386,9 @@ func (s *Store) Apply(ctx context.Context, cmd Command) (Result, error) {
 	if s.handler(cmd.Type, cmd.Version) == nil {
 		return Result{}, &Error{Code: "unknown_command", Message: fmt.Sprintf("unknown command %s v%d", cmd.Type, cmd.Version)}
 	}
+	if len(cmd.Payload) > 0 && !json.Valid(cmd.Payload) {
+		return Result{}, &Error{Code: "invalid", Message: "command payload is not valid JSON"}
+	}
 	if cmd.IdempotencyKey == "" {
 		cmd.IdempotencyKey = "auto:" + newULID()
 	}
@@ -458,7 +461,7 @@ func (s *Store) applyLeader(ctx context.Context, cmd Command) (Result, error) {
 	}
 	cmd.ID = newULID()
 	cmd.Time = s.now()
-	data, err := json.Marshal(&cmd)
+	data, err := encodeEntry(&cmd)
 	if err != nil {
 		return Result{}, err
 	}
