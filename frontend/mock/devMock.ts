@@ -16,29 +16,29 @@ interface MockUser {
   id: number
   username: string
   password: string
-  display_name: string
+  name: string
   roles: string[]
   permissions: string[]
-  department_id: number | null
-  department_name: string
+  dept_id: number | null
+  dept_name: string
   scope: Json
 }
 
 const users: MockUser[] = [
-  { id: 1, username: 'admin', password: 'admin123', display_name: '系统管理员', roles: ['admin'], permissions: ['*'], department_id: 1, department_name: '县城市运行管理中心', scope: { level: 'all' } },
+  { id: 1, username: 'admin', password: 'admin123', name: '系统管理员', roles: ['admin'], permissions: ['*'], dept_id: 1, dept_name: '县城市运行管理中心', scope: { kind: 'all' } },
   {
     id: 2,
     username: 'operator',
     password: 'operator123',
-    display_name: '王坐席',
+    name: '王坐席',
     roles: ['operator'],
-    permissions: ['dashboard.read', 'cases.read', 'cases.write', 'iot.read', 'kb.read', 'duty.read'],
-    department_id: 1,
-    department_name: '县城市运行管理中心',
-    scope: { level: 'all' },
+    permissions: ['dashboard.read', 'case.read', 'case.create', 'case.dispatch', 'iot.read', 'kb.read', 'duty.read', 'live.subscribe'],
+    dept_id: 1,
+    dept_name: '县城市运行管理中心',
+    scope: { kind: 'all' },
   },
-  { id: 3, username: 'viewer', password: 'viewer123', display_name: '访客', roles: ['viewer'], permissions: ['dashboard.read', 'cases.read', 'projects.read', 'kb.read'], department_id: null, department_name: '', scope: { level: 'own' } },
-  { id: 4, username: 'handler', password: 'handler123', display_name: '李处置', roles: ['handler'], permissions: ['cases.read', 'cases.handle', 'kb.read'], department_id: 5, department_name: '县水利局', scope: { level: 'department_tree', department_ids: [5] } },
+  { id: 3, username: 'viewer', password: 'viewer123', name: '访客', roles: ['viewer'], permissions: ['dashboard.read', 'case.read', 'project.read', 'kb.read', 'live.subscribe'], dept_id: null, dept_name: '', scope: { kind: 'own' } },
+  { id: 4, username: 'handler', password: 'handler123', name: '李处置', roles: ['handler'], permissions: ['case.read', 'case.handle', 'kb.read', 'live.subscribe'], dept_id: 5, dept_name: '县水利局', scope: { kind: 'dept_tree', dept_ids: [5] } },
 ]
 
 // Deterministic pseudo-random numbers so screenshots are comparable.
@@ -177,17 +177,31 @@ function screen(): Json {
   }
 }
 
+// Collections shaped like app/org and app/audit answer them.
 const departments = [
-  { id: 1, name: '县城市运行管理中心', parent_name: '', type: '委办局' },
-  { id: 2, name: '县城管局', parent_name: '', type: '委办局' },
-  { id: 3, name: '县住建局', parent_name: '', type: '委办局' },
-  { id: 4, name: '县生态环境分局', parent_name: '', type: '委办局' },
-  { id: 5, name: '县水利局', parent_name: '', type: '委办局' },
-  ...TOWNS.map((n, i) => ({ id: 10 + i, name: `${n}人民政府`, parent_name: '', type: '乡镇' })),
+  { id: 1, name: '县城市运行管理中心', code: 'YXZX', kind: '委办局', phone: '0550-1234567' },
+  { id: 2, name: '县城管局', code: 'CGJ', kind: '委办局', phone: '' },
+  { id: 3, name: '县住建局', code: 'ZJJ', kind: '委办局', phone: '' },
+  { id: 4, name: '县生态环境分局', code: 'STHJ', kind: '委办局', phone: '' },
+  { id: 5, name: '县水利局', code: 'SLJ', kind: '委办局', phone: '' },
+  ...TOWNS.map((n, i) => ({ id: 10 + i, name: `${n}人民政府`, code: '', kind: '乡镇', phone: '' })),
 ]
-const gridRows = grids.features.map((f: Json) => ({ id: f.properties.code, code: f.properties.code, name: f.properties.name, level: '乡镇', parent_name: '示范县' }))
-const userRows = users.map(({ password: _p, permissions: _q, scope: _s, ...u }) => ({ ...u, created_at: '2026-11-01T08:00:00+08:00' }))
-const audit = Array.from({ length: 57 }, (_, i) => ({ id: i + 1, time: new Date(Date.now() - i * 3600e3).toISOString(), actor: users[i % users.length].username, action: ['auth.login', 'case.dispatch', 'device.create', 'user.update'][i % 4], target: `#${1000 + i}`, result: i % 9 === 0 ? 'failed' : 'ok' }))
+const gridRows = grids.features.map((f: Json, i: number) => ({ id: i + 1, code: f.properties.code, name: f.properties.name, level: 2, parent_code: '34112200000000' }))
+const userRows = users.map(({ password: _p, permissions: _q, scope: _s, ...u }) => ({ ...u, disabled: false, created_at: '2026-11-01T08:00:00+08:00', last_login_at: new Date().toISOString() }))
+const audit = Array.from({ length: 57 }, (_, i) => ({
+  index: 5000 - i,
+  time: new Date(Date.now() - i * 3600e3).toISOString(),
+  actor: `user:${users[i % users.length].id}`,
+  actor_name: users[i % users.length].name,
+  type: ['auth.login', 'case.dispatch', 'iot.device.create', 'org.user.update'][i % 4],
+  error: i % 9 === 0 ? { code: 'unauthorized', message: 'invalid username or password' } : undefined,
+}))
+
+// GET /api/v1/me as app/org answers it (org.Me).
+function meOf(u: MockUser): Json {
+  const { password: _p, ...pub } = u
+  return { ...pub, department: u.dept_id ? { id: u.dept_id, name: u.dept_name } : undefined, county: { name: '示范县' }, token_kind: 'session', must_change_password: false }
+}
 
 const sessions = new Map<string, MockUser>()
 let needsSetup = process.env.YW_MOCK_SETUP === '1'
@@ -265,7 +279,7 @@ function middleware(): Connect.NextHandleFunction {
     const m = req.method ?? 'GET'
 
     if (p === '/api/health') return send(res, 200, { node_id: 'mock', state: 'leader', leader: 'mock', applied_index: eventIndex })
-    if (p === '/api/setup/status') return send(res, 200, { needs_setup: needsSetup, localhost_only: true })
+    if (p === '/api/setup/status') return send(res, 200, { needs_setup: needsSetup, local_only: true, from_local: true })
     if (p === '/api/setup' && m === 'POST') {
       if (!needsSetup) return fail(res, 409, 'setup_done', 'setup already done')
       const b = await readBody(req)
@@ -273,16 +287,17 @@ function middleware(): Connect.NextHandleFunction {
       users[0].username = b.username
       users[0].password = b.password
       needsSetup = false
-      return send(res, 201, { ok: true })
+      const token = `mock-setup-${Date.now().toString(36)}`
+      sessions.set(token, users[0])
+      return send(res, 201, { token, user: meOf(users[0]) }, { 'Set-Cookie': `yw_session=${token}; Path=/; HttpOnly; SameSite=Lax` })
     }
     if (p === '/api/v1/auth/login' && m === 'POST') {
       const b = await readBody(req)
       const u = users.find((x) => x.username === b.username && x.password === b.password)
-      if (!u) return fail(res, 401, 'bad_credentials', 'invalid username or password')
+      if (!u) return fail(res, 401, 'unauthorized', 'invalid username or password')
       const token = `mock-${u.id}-${Date.now().toString(36)}`
       sessions.set(token, u)
-      const { password: _p, ...pub } = u
-      return send(res, 200, { token, user: pub }, { 'Set-Cookie': `yw_session=${token}; Path=/; HttpOnly; SameSite=Lax` })
+      return send(res, 200, { token, expires_at: new Date(Date.now() + 12 * 3600e3).toISOString(), user: meOf(u) }, { 'Set-Cookie': `yw_session=${token}; Path=/; HttpOnly; SameSite=Lax` })
     }
     if (p === '/api/mock/emit' && m === 'POST') {
       const b = await readBody(req)
@@ -294,10 +309,7 @@ function middleware(): Connect.NextHandleFunction {
     if (!u) return fail(res, 401, 'unauthorized', 'authentication required')
 
     if (p === '/api/v1/auth/logout') return send(res, 200, { ok: true }, { 'Set-Cookie': 'yw_session=; Path=/; Max-Age=0' })
-    if (p === '/api/v1/me') {
-      const { password: _p, ...pub } = u
-      return send(res, 200, pub)
-    }
+    if (p === '/api/v1/me') return send(res, 200, meOf(u))
     if (p === '/api/v1/me/password' && m === 'POST') {
       const b = await readBody(req)
       if (b.old_password !== u.password) return fail(res, 400, 'wrong_password', 'old password is wrong', { old_password: 'invalid' })
@@ -317,7 +329,7 @@ function middleware(): Connect.NextHandleFunction {
     if (p === '/api/v1/dashboard/screen') return can('dashboard.read') ? send(res, 200, screen()) : fail(res, 403, 'forbidden', 'forbidden')
     if (p === '/api/v1/departments') return page(res, url, departments)
     if (p === '/api/v1/grids') return page(res, url, gridRows)
-    if (p === '/api/v1/users') return can('users.read') ? page(res, url, userRows) : fail(res, 403, 'forbidden', 'forbidden')
+    if (p === '/api/v1/users') return can('user.read') ? page(res, url, userRows) : fail(res, 403, 'forbidden', 'forbidden')
     if (p === '/api/v1/audit') return can('audit.read') ? page(res, url, audit) : fail(res, 403, 'forbidden', 'forbidden')
     if (p === '/api/v1/search') {
       const q = url.searchParams.get('q') ?? ''

@@ -15,6 +15,34 @@ export interface User {
   department_id?: number | string | null
   department_name?: string
   scope?: Scope
+  must_change_password?: boolean
+  county_name?: string
+}
+
+/**
+ * The server's /me may use either the documented names (display_name,
+ * department_id, department_name, scope.level) or the app/org names (name,
+ * dept_id, dept_name, department{id,name}, scope.kind, county{name}); this
+ * maps both onto User.
+ */
+export function normalizeUser(raw: Record<string, any>): User {
+  const dept = raw.department && typeof raw.department === 'object' ? raw.department : null
+  const scope = raw.scope && typeof raw.scope === 'object' ? { ...raw.scope } : {}
+  if (scope.level === undefined && scope.kind !== undefined) scope.level = scope.kind
+  if (scope.department_ids === undefined && scope.dept_ids !== undefined) scope.department_ids = scope.dept_ids
+  return {
+    ...raw,
+    id: raw.id ?? raw.user_id,
+    username: raw.username ?? '',
+    display_name: raw.display_name ?? raw.name ?? '',
+    roles: Array.isArray(raw.roles) ? raw.roles : [],
+    permissions: Array.isArray(raw.permissions) ? raw.permissions : [],
+    department_id: raw.department_id ?? raw.dept_id ?? dept?.id ?? null,
+    department_name: raw.department_name ?? raw.dept_name ?? dept?.name ?? '',
+    scope,
+    must_change_password: !!raw.must_change_password,
+    county_name: raw.county_name ?? raw.county?.name ?? undefined,
+  }
 }
 
 export interface LoginResponse {
@@ -25,7 +53,10 @@ export interface LoginResponse {
 export interface SetupStatus {
   needs_setup: boolean
   county_name?: string
-  localhost_only?: boolean
+  /** Setup is accepted from the server machine only. */
+  local_only?: boolean
+  /** This browser is on the server machine (false: setup will be refused). */
+  from_local?: boolean
 }
 
 export interface LiveEvent<T = any> {

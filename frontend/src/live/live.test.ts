@@ -174,6 +174,20 @@ describe('LiveClient', () => {
     expect(c.status.state).toBe('idle')
   })
 
+  it('delivers command-style names under the documented name too', () => {
+    const ft = fakeTransport()
+    const c = new LiveClient({ transport: ft.t, timers: fakeTimers().timers, idleTimeout: 0 })
+    const raised = vi.fn()
+    const raw = vi.fn()
+    c.on('alarm.raised', raised)
+    c.on('iot.alarm.raise', raw)
+    c.start()
+    ft.cb().event({ type: 'iot.alarm.raise', index: 1, data: { id: 3 } })
+    expect(raw).toHaveBeenCalledTimes(1)
+    expect(raised).toHaveBeenCalledTimes(1)
+    expect(raised.mock.calls[0][0]).toMatchObject({ type: 'alarm.raised', index: 1, data: { id: 3 } })
+  })
+
   it('backoff grows exponentially and is capped', () => {
     expect([0, 1, 2, 3, 4, 10, 100].map((n) => backoff(n, 500, 15000))).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000])
   })

@@ -49,6 +49,27 @@ const defaultTimers: Timers = {
   clearTimeout: (h) => globalThis.clearTimeout(h as number),
 }
 
+/**
+ * Command-style event names some modules may emit, mapped to the names the
+ * console subscribes to (docs/api-console.md). An aliased event is delivered
+ * under both names.
+ */
+export const EVENT_ALIASES: Record<string, string> = {
+  'alarm.raise': 'alarm.raised',
+  'iot.alarm.raise': 'alarm.raised',
+  'iot.alarm.raised': 'alarm.raised',
+  'alarm.clear': 'alarm.cleared',
+  'iot.alarm.clear': 'alarm.cleared',
+  'iot.alarm.cleared': 'alarm.cleared',
+  'alarm.ack': 'alarm.acknowledged',
+  'iot.alarm.ack': 'alarm.acknowledged',
+  'telemetry.batch': 'telemetry.latest',
+  'iot.telemetry.batch': 'telemetry.latest',
+  'case.urge': 'case.urged',
+  'case.supervise': 'case.supervised',
+  'case.assign': 'case.assigned',
+}
+
 /** Backoff for the n-th consecutive failure (0-based): min·2^n capped at max. */
 export function backoff(n: number, min: number, max: number): number {
   return Math.min(max, min * 2 ** Math.min(n, 16))
@@ -114,6 +135,8 @@ export class LiveClient {
     const dot = e.type.indexOf('.')
     if (dot > 0) fire(e.type.slice(0, dot) + '.*')
     fire('*')
+    const alias = EVENT_ALIASES[e.type]
+    if (alias) this.emit({ ...e, type: alias })
   }
 
   private connect(): void {

@@ -13,8 +13,8 @@ describe('hasPermission', () => {
     expect(hasPermission(undefined, 'x.read')).toBe(false)
   })
   it('accepts any one of several', () => {
-    expect(hasPermission(['org.manage'], ['org.read', 'org.manage'])).toBe(true)
-    expect(hasPermission(['iot.read'], ['org.read', 'org.manage'])).toBe(false)
+    expect(hasPermission(['org.write'], ['org.read', 'org.write'])).toBe(true)
+    expect(hasPermission(['iot.read'], ['org.read', 'org.write'])).toBe(false)
   })
 })
 
@@ -25,14 +25,14 @@ describe('buildMenu', () => {
   })
 
   it('a department handler sees only the workbench, cases and the knowledge base', () => {
-    const keys = menuKeys(buildMenu(groups, ['cases.read', 'cases.handle', 'kb.read']))
+    const keys = menuKeys(buildMenu(groups, ['case.read', 'case.handle', 'kb.read']))
     expect(keys).toEqual(['home', 'cases', 'case-list', 'cases-overdue', 'cases-evaluation', 'kb', 'kb-documents'])
     expect(keys).not.toContain('screen-link')
     expect(keys).not.toContain('system')
   })
 
   it('an operator sees the screen, cases, sensors (no rules) and duty, no system', () => {
-    const menu = buildMenu(groups, ['dashboard.read', 'cases.read', 'iot.read', 'duty.read'])
+    const menu = buildMenu(groups, ['dashboard.read', 'case.read', 'iot.read', 'duty.read'])
     const keys = menuKeys(menu)
     expect(keys).toContain('screen-link')
     expect(keys).toContain('alarms')
@@ -46,6 +46,16 @@ describe('buildMenu', () => {
     const menu = buildMenu(groups, ['audit.read'])
     expect(menu.map((m) => m.key)).toEqual(['home', 'system'])
     expect(menu[1].children!.map((c) => c.key)).toEqual(['audit'])
+  })
+
+  it('uses the permission names of app/httpapi/perms.go', () => {
+    // The built-in demo roles as the server grants them (subset).
+    const handler = menuKeys(buildMenu(groups, ['case.read', 'case.handle', 'iot.read', 'project.read', 'investment.read', 'kb.read', 'dashboard.read', 'org.read', 'user.read', 'live.subscribe']))
+    expect(handler).toEqual(expect.arrayContaining(['screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-documents', 'departments', 'grids', 'users']))
+    expect(handler).not.toContain('audit')
+    expect(handler).not.toContain('rules')
+    const admin = menuKeys(buildMenu(groups, ['audit.read', 'system.admin', 'iot.write', 'org.write', 'user.write']))
+    expect(admin).toEqual(expect.arrayContaining(['audit', 'indicators', 'rules', 'departments', 'users']))
   })
 
   it('paths are absolute and unique', () => {

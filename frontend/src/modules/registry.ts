@@ -26,10 +26,9 @@ export const groups: GroupDef[] = [
         name: 'case-list',
         path: '',
         title: 'menu.caseList',
-        permission: 'cases.read',
+        permission: 'case.read',
         list: {
           endpoint: '/api/v1/cases',
-          sort: '-created_at',
           columns: [
             { prop: 'code', label: 'fields.code', width: 170 },
             { prop: 'title', label: 'fields.title', minWidth: 220 },
@@ -50,7 +49,7 @@ export const groups: GroupDef[] = [
         name: 'cases-overdue',
         path: 'overdue',
         title: 'menu.caseOverdue',
-        permission: 'cases.read',
+        permission: 'case.read',
         list: {
           endpoint: '/api/v1/cases/overdue',
           columns: [
@@ -66,7 +65,7 @@ export const groups: GroupDef[] = [
         name: 'cases-evaluation',
         path: 'evaluation',
         title: 'menu.caseEvaluation',
-        permission: ['cases.evaluate', 'cases.read'],
+        permission: ['case.evaluate', 'case.read'],
         component: () => import('@/views/Placeholder.vue'),
       },
     ],
@@ -113,7 +112,6 @@ export const groups: GroupDef[] = [
         permission: 'iot.read',
         list: {
           endpoint: '/api/v1/alarms',
-          sort: '-raised_at',
           columns: [
             { prop: 'severity', label: 'fields.severity', width: 100, kind: 'tag' },
             { prop: 'title', label: 'fields.title', minWidth: 220 },
@@ -127,7 +125,7 @@ export const groups: GroupDef[] = [
         name: 'rules',
         path: 'rules',
         title: 'menu.rules',
-        permission: ['iot.manage', 'iot.rules'],
+        permission: ['iot.write', 'iot.rules'],
         list: {
           endpoint: '/api/v1/alarm-rules',
           columns: [
@@ -151,7 +149,7 @@ export const groups: GroupDef[] = [
         name: 'project-list',
         path: '',
         title: 'menu.projectList',
-        permission: 'projects.read',
+        permission: 'project.read',
         list: {
           endpoint: '/api/v1/projects',
           columns: [
@@ -281,14 +279,15 @@ export const groups: GroupDef[] = [
         name: 'departments',
         path: 'departments',
         title: 'menu.departments',
-        permission: ['org.read', 'org.manage'],
+        permission: ['org.read', 'org.write'],
         list: {
           endpoint: '/api/v1/departments',
           columns: [
-            { prop: 'id', label: 'fields.id', width: 90 },
-            { prop: 'name', label: 'fields.name', minWidth: 200 },
-            { prop: 'parent_name', label: 'fields.parent', width: 180 },
-            { prop: 'type', label: 'fields.type', width: 120, kind: 'tag' },
+            { prop: 'id', label: 'fields.id', width: 90, sortable: true },
+            { prop: 'name', label: 'fields.name', minWidth: 200, sortable: true },
+            { prop: 'code', label: 'fields.code', width: 160 },
+            { prop: 'kind', label: 'fields.type', width: 120, kind: 'tag' },
+            { prop: 'phone', label: 'fields.phone', width: 140 },
           ],
           filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
         },
@@ -297,31 +296,45 @@ export const groups: GroupDef[] = [
         name: 'grids',
         path: 'grids',
         title: 'menu.grids',
-        permission: ['org.read', 'org.manage'],
+        permission: ['org.read', 'org.write'],
         list: {
           endpoint: '/api/v1/grids',
           columns: [
-            { prop: 'code', label: 'fields.code', width: 170 },
-            { prop: 'name', label: 'fields.name', minWidth: 200 },
+            { prop: 'code', label: 'fields.code', width: 170, sortable: true },
+            { prop: 'name', label: 'fields.name', minWidth: 200, sortable: true },
             { prop: 'level', label: 'fields.level', width: 110, kind: 'tag' },
-            { prop: 'parent_name', label: 'fields.parent', width: 180 },
+            { prop: 'parent_code', label: 'fields.parent', width: 180 },
           ],
-          filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
+          filters: [
+            { key: 'q', label: 'fields.keyword', kind: 'text' },
+            {
+              key: 'level',
+              label: 'fields.level',
+              kind: 'select',
+              options: [
+                { value: '1', label: 'gridLevels.1' },
+                { value: '2', label: 'gridLevels.2' },
+                { value: '3', label: 'gridLevels.3' },
+                { value: '4', label: 'gridLevels.4' },
+              ],
+            },
+          ],
         },
       },
       {
         name: 'users',
         path: 'users',
         title: 'menu.users',
-        permission: ['users.read', 'users.manage'],
+        permission: ['user.read', 'user.write'],
         list: {
           endpoint: '/api/v1/users',
           columns: [
-            { prop: 'username', label: 'fields.username', width: 150 },
-            { prop: 'display_name', label: 'fields.displayName', width: 150 },
+            { prop: 'username', label: 'fields.username', width: 150, sortable: true },
+            { prop: 'name', label: 'fields.displayName', width: 150, sortable: true, fallback: ['display_name'] },
             { prop: 'roles', label: 'fields.roles', minWidth: 200, kind: 'roles' },
-            { prop: 'department_name', label: 'fields.department', width: 180 },
-            { prop: 'created_at', label: 'fields.createdAt', width: 170, kind: datetime },
+            { prop: 'dept_name', label: 'fields.department', width: 180, fallback: ['department_name'] },
+            { prop: 'last_login_at', label: 'fields.lastLogin', width: 170, kind: datetime, sortable: true },
+            { prop: 'disabled', label: 'fields.disabled', width: 90, kind: 'bool' },
           ],
           filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
         },
@@ -330,7 +343,7 @@ export const groups: GroupDef[] = [
         name: 'indicators',
         path: 'indicators',
         title: 'menu.indicators',
-        permission: ['dashboard.manage'],
+        permission: ['dashboard.write', 'system.admin'],
         list: {
           endpoint: '/api/v1/dashboard/indicators',
           columns: [
@@ -351,16 +364,17 @@ export const groups: GroupDef[] = [
         permission: 'audit.read',
         list: {
           endpoint: '/api/v1/audit',
-          sort: '-time',
+          rowKey: 'index',
           columns: [
+            { prop: 'index', label: 'fields.id', width: 90 },
             { prop: 'time', label: 'fields.time', width: 170, kind: datetime },
-            { prop: 'actor', label: 'fields.actor', width: 140 },
-            { prop: 'action', label: 'fields.action', width: 180 },
-            { prop: 'target', label: 'fields.target', minWidth: 200 },
-            { prop: 'result', label: 'fields.result', width: 100, kind: 'tag' },
+            { prop: 'actor_name', label: 'fields.actor', width: 160, fallback: ['actor'] },
+            { prop: 'type', label: 'fields.action', minWidth: 200 },
+            { prop: 'error.code', label: 'fields.result', width: 120, kind: 'tag' },
           ],
           filters: [
             { key: 'q', label: 'fields.keyword', kind: 'text' },
+            { key: 'type', label: 'fields.action', kind: 'text' },
             { key: 'actor', label: 'fields.actor', kind: 'text' },
           ],
         },

@@ -8,6 +8,11 @@ export interface ListColumn {
   minWidth?: number
   /** How to render the cell: plain text (default), date-time, tag, list of roles, percentage. */
   kind?: 'text' | 'datetime' | 'tag' | 'roles' | 'percent' | 'bool'
+  /** Offer sorting by this column: sends sort=prop / sort=-prop. Only for
+   * keys the endpoint declares (the server refuses unknown sort keys). */
+  sortable?: boolean
+  /** Other props to show when prop is empty (e.g. actor_name, then actor). */
+  fallback?: string[]
 }
 
 export interface ListFilter {
@@ -27,7 +32,7 @@ export interface ListConfig {
   filters?: ListFilter[]
   rowKey?: string
   pageSize?: number
-  /** Default sort, e.g. "-created_at". */
+  /** Default sort, e.g. "-created_at" (omit to use the server's default). */
   sort?: string
 }
 

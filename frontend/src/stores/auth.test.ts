@@ -3,7 +3,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { useAuth } from './auth'
 import { getToken, setToken } from '@/api/client'
 
-const me = { id: 2, username: 'operator', display_name: '王坐席', roles: ['operator'], permissions: ['dashboard.read', 'cases.read'], department_id: 1, department_name: '指挥中心', scope: { level: 'all' } }
+const me = { id: 2, username: 'operator', display_name: '王坐席', roles: ['operator'], permissions: ['dashboard.read', 'case.read'], department_id: 1, department_name: '指挥中心', scope: { level: 'all' } }
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
@@ -36,9 +36,30 @@ describe('auth store', () => {
     expect(getToken()).toBe('T1')
     expect(auth.loggedIn).toBe(true)
     expect(auth.user?.department_name).toBe('指挥中心')
-    expect(auth.can('cases.read')).toBe(true)
+    expect(auth.can('case.read')).toBe(true)
     expect(auth.can('audit.read')).toBe(false)
     expect(auth.menu.map((m) => m.key)).toEqual(['home', 'screen-link', 'cases'])
+  })
+
+  it('normalizes the app/org shape of /me (name, dept_name, scope.kind, county)', async () => {
+    fetchMock.mockResolvedValue(
+      json(200, { id: 5, username: 'li', name: '李处置', dept_id: 9, roles: ['handler'], permissions: ['case.read'], department: { id: 9, name: '县水利局' }, scope: { kind: 'dept_tree', dept_ids: [9, 12] }, county: { name: '示范县' }, must_change_password: true }),
+    )
+    const auth = useAuth()
+    const u = await auth.fetchMe()
+    expect(u).toMatchObject({ display_name: '李处置', department_id: 9, department_name: '县水利局', scope: { level: 'dept_tree', department_ids: [9, 12] }, county_name: '示范县', must_change_password: true })
+  })
+
+  it('setup that answers with a session signs the admin in', async () => {
+    fetchMock.mockImplementation(async (url: string) => {
+      if (url === '/api/setup') return json(201, { token: 'S1', user: { id: 1, username: 'admin' } })
+      if (url === '/api/v1/me') return json(200, { id: 1, username: 'admin', roles: ['admin'], permissions: ['audit.read'] })
+      return json(404, {})
+    })
+    const auth = useAuth()
+    expect(await auth.runSetup('示范县', 'admin', 'longpassword')).toBe(true)
+    expect(getToken()).toBe('S1')
+    expect(auth.setup?.needs_setup).toBe(false)
   })
 
   it('reports bad credentials with the server code and stays logged out', async () => {

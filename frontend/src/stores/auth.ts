@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { api, ApiError, getToken, request, setToken } from '@/api/client'
-import type { LoginResponse, SetupStatus, User } from '@/api/types'
+import { normalizeUser, type LoginResponse, type SetupStatus, type User } from '@/api/types'
 import { buildMenu, hasPermission } from '@/modules/menu'
 import { groups } from '@/modules/registry'
 
@@ -25,7 +25,7 @@ export const useAuth = defineStore('auth', () => {
     setToken(res.token ?? null)
     token.value = res.token ?? null
     // The login answer may carry the user; /me is authoritative (permissions, scope).
-    user.value = res.user ?? null
+    user.value = res.user ? normalizeUser(res.user as unknown as Record<string, unknown>) : null
     await fetchMe()
     if (!user.value) throw new ApiError(401, 'unauthorized')
     return user.value
@@ -34,9 +34,7 @@ export const useAuth = defineStore('auth', () => {
   /** Ask the server who we are (token or cookie). Returns null when not signed in. */
   async function fetchMe(): Promise<User | null> {
     try {
-      user.value = await request<User>('/api/v1/me', { skipAuthRedirect: true })
-      user.value.roles ??= []
-      user.value.permissions ??= []
+      user.value = normalizeUser(await request<Record<string, unknown>>('/api/v1/me', { skipAuthRedirect: true }))
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         user.value = null
@@ -69,6 +67,7 @@ export const useAuth = defineStore('auth', () => {
 
   async function changePassword(oldPassword: string, newPassword: string): Promise<void> {
     await api.post('/api/v1/me/password', { old_password: oldPassword, new_password: newPassword })
+    passwordChanged()
   }
 
   /** GET /api/setup/status; a server without the endpoint needs no setup. */
@@ -82,10 +81,23 @@ export const useAuth = defineStore('auth', () => {
     return setup.value
   }
 
-  async function runSetup(countyName: string, username: string, password: string): Promise<void> {
-    await request('/api/setup', { method: 'POST', body: { county_name: countyName, username, password }, skipAuthRedirect: true })
+  /** First-run setup; when the server answers with a session, we are signed in. */
+  async function runSetup(countyName: string, username: string, password: string): Promise<boolean> {
+    const res = await request<Partial<LoginResponse> | undefined>('/api/setup', { method: 'POST', body: { county_name: countyName, username, password }, skipAuthRedirect: true })
     setup.value = { needs_setup: false, county_name: countyName }
+    if (res?.token) {
+      setToken(res.token)
+      token.value = res.token
+      await fetchMe()
+      return user.value !== null
+    }
+    return false
   }
 
-  return { user, token, checked, setup, permissions, menu, loggedIn, can, login, fetchMe, logout, clear, changePassword, fetchSetup, runSetup }
+  /** The password was changed: the server revoked other sessions, not this one. */
+  function passwordChanged(): void {
+    if (user.value) user.value.must_change_password = false
+  }
+
+  return { user, token, checked, setup, permissions, menu, loggedIn, can, login, fetchMe, logout, clear, changePassword, fetchSetup, runSetup, passwordChanged }
 })

@@ -4,7 +4,7 @@ import type { Indicator, LiveEvent, ScreenAlarm, ScreenData, Threshold } from '@
 export const MAX_FEED = 50
 
 /** Event types that mean "the aggregate numbers changed: refetch". */
-export const REFETCH_PREFIXES = ['telemetry.', 'alarm.', 'case.', 'project.', 'device.', 'dashboard.']
+export const REFETCH_PREFIXES = ['telemetry.', 'alarm.', 'case.', 'cases.', 'project.', 'projects.', 'device.', 'iot.', 'dashboard.']
 
 export type Outcome = 'patched' | 'refetch' | 'ignored'
 
