@@ -177,7 +177,7 @@ func (m *Module) Routes(r *httpapi.Router) {
 	r.Handle(httpapi.Route{
 		Method: "GET", Path: "/api/v1/sla/deadline", Summary: "Compute a deadline with the current calendar",
 		Tags: []string{"sla"}, Response: DeadlineOutput{},
-		Query: []Param{{Name: "start", Description: "RFC 3339 start (default now)"}, {Name: "value", Description: "amount", Required: true}, {Name: "unit", Description: "clock_hours, work_hours, work_days", Required: true}},
+		Query:   []Param{{Name: "start", Description: "RFC 3339 start (default now)"}, {Name: "value", Description: "amount", Required: true}, {Name: "unit", Description: "clock_hours, work_hours, work_days", Required: true}},
 		Handler: m.deadline,
 	})
 }
