@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,9 @@ func TestBenchHelperBroker(t *testing.T) {
 		sink = s
 	}
 	pending, _ := strconv.Atoi(os.Getenv("YW_MQTT_PENDING"))
+	if v := os.Getenv("YW_MQTT_YIELD"); v != "" {
+		yieldEvery, _ = strconv.Atoi(v)
+	}
 	b, err := New(Options{TCPAddr: "127.0.0.1:0", TLSAddr: "-", WSAddr: "-", Auth: benchAuth{}, Sink: sink, Logger: quietLogger(),
 		MaxPendingWrites: int32(pending)})
 	if err != nil {
@@ -126,6 +130,17 @@ func TestBenchHelperBroker(t *testing.T) {
 			}
 		}()
 	}
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	go func() {
+		for range usr {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("MEM heap_inuse=%.1fMiB stack_inuse=%.1fMiB goroutines=%d sys=%.1fMiB\n",
+				float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(ms.Sys)/(1<<20))
+		}
+	}()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
@@ -284,7 +299,11 @@ func TestBenchRouting(t *testing.T) {
 	t.Logf("date %s, %d cores, %d messages per run", time.Now().UTC().Format(time.RFC3339), nproc(), msgs)
 	// "event" measures routing (ACL, fan-out); "telemetry" adds yiwang's
 	// decode and batching into a (discarding) sink, which mosquitto does not do.
-	for _, kind := range []string{"event", "telemetry"} {
+	kinds := []string{"event", "telemetry"}
+	if k := os.Getenv("YW_MQTT_BENCH_KINDS"); k != "" {
+		kinds = strings.Split(k, ",")
+	}
+	for _, kind := range kinds {
 		for _, qos := range []byte{0, 1} {
 			for _, clients := range []int{100, 1000} {
 				var rates [2]float64
@@ -373,8 +392,69 @@ func TestBenchMemory(t *testing.T) {
 		after := br.rss(t)
 		t.Logf("%-9s %d connected devices: RSS %.1f MiB (idle %.1f MiB, %.1f KiB per connection)",
 			name, n, float64(after)/(1<<20), float64(before)/(1<<20), float64(after-before)/1024/float64(n))
+		if br == yw {
+			_ = br.cmd.Process.Signal(syscall.SIGUSR1)
+			t.Logf("yiwang after GC: %s", br.waitLine(t, "MEM ", 10*time.Second))
+		}
 		for _, c := range conns {
 			c.Close()
+		}
+	}
+}
+
+// TestBenchSustained finds, for each broker, the highest offered load
+// (messages/s spread over the publishing clients) that one subscriber
+// receives completely (≥ 99.9 %) and on time (≥ 90 % of the offered rate):
+// the routing throughput a county can rely on, without the drops an
+// unthrottled flood causes.
+func TestBenchSustained(t *testing.T) {
+	benchEnabled(t)
+	mosq := startMosquitto(t)
+	defer mosq.stop()
+	yw := startHelper(t)
+	defer yw.stop()
+	rates := []float64{5000, 10000, 15000, 20000, 25000, 30000, 40000, 50000, 60000, 80000, 100000}
+	kind := "event"
+	if k := os.Getenv("YW_MQTT_BENCH_KINDS"); k != "" {
+		kind = strings.Split(k, ",")[0]
+	}
+	t.Logf("date %s, %d cores, topic kind %s, 2 s per step", time.Now().UTC().Format(time.RFC3339), nproc(), kind)
+	for _, qos := range []byte{0, 1} {
+		for _, clients := range []int{100, 1000} {
+			var best [2]float64
+			for k, br := range []*proc{mosq, yw} {
+				name := [2]string{"mosquitto", "yiwang"}[k]
+				short := 0
+				for _, rate := range rates {
+					cfg := routeConfig(br.addr, clients, qos, int(rate*2), kind)
+					cfg.Rate = rate / float64(clients)
+					cfg.Duration = 6 * time.Second
+					cfg.Window = 64
+					res, err := loadgen.Run(context.Background(), cfg)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					sentRate := float64(res.Sent) / res.PubElapsed.Seconds()
+					lag := res.Elapsed - res.PubElapsed
+					complete := res.Sent > 0 && float64(res.Received) >= 0.999*float64(res.Sent) && lag <= 500*time.Millisecond
+					if !complete {
+						t.Logf("%-9s qos%d clients=%4d offered %6.0f/s: sent %d, delivered %d, delivery lag %s — not sustained",
+							name, qos, clients, rate, res.Sent, res.Received, lag.Round(time.Millisecond))
+						break
+					}
+					best[k] = max(best[k], min(sentRate, rate))
+					if sentRate < 0.9*rate {
+						short++
+						t.Logf("%-9s qos%d clients=%4d offered %6.0f/s: load generator reached only %.0f/s (all delivered)", name, qos, clients, rate, sentRate)
+						if short == 2 {
+							break
+						}
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				t.Logf("%-9s qos%d clients=%4d sustained %6.0f msg/s", name, qos, clients, best[k])
+			}
+			t.Logf("ratio yiwang/mosquitto sustained qos%d clients=%d: %.2f", qos, clients, best[1]/best[0])
 		}
 	}
 }

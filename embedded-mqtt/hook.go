@@ -15,6 +15,12 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
+// yieldEvery > 0 makes a publishing client's goroutine yield after each
+// publish: with many publishers and one fan-in subscriber (console,
+// exporter) the subscriber's write loop otherwise starves and mochi drops
+// its messages when its queue fills.
+var yieldEvery = 1
+
 // hook is the single mochi hook carrying all of yiwang's broker logic:
 // authentication, ACL, telemetry ingest, events and downlink tracking.
 type hook struct {
@@ -304,7 +310,9 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 	case KindReply:
 		h.b.commandReplied(t.device, t.cmdID, pk.Payload)
 	}
-	runtime.Gosched()
+	if yieldEvery > 0 {
+		runtime.Gosched()
+	}
 	return pk, nil
 }
 

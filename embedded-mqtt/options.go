@@ -49,7 +49,10 @@ type Options struct {
 	// ReceiveMaximum the per-client unacknowledged inbound QoS>0 (default 256).
 	MaxInflight    uint16
 	ReceiveMaximum uint16
-	// MaxPendingWrites is the per-client outbound buffer in packets (default 1024).
+	// MaxPendingWrites is the per-client outbound queue in packets (default
+	// 8192); messages to a client whose queue is full are dropped, so a
+	// fan-in subscriber (console, exporter) needs room for bursts. Unused
+	// queue slots cost address space, not resident memory.
 	MaxPendingWrites int32
 	// WriteBuffer is the per-client write coalescing buffer in bytes
 	// (default 16 KiB): packets queued for a client are flushed together,
@@ -97,7 +100,7 @@ func (o *Options) defaults() {
 	orDefault(&o.MaxClients, 100000)
 	orDefault(&o.MaxInflight, 1024)
 	orDefault(&o.ReceiveMaximum, 256)
-	orDefault(&o.MaxPendingWrites, 1024)
+	orDefault(&o.MaxPendingWrites, 8192)
 	orDefault(&o.WriteBuffer, 16<<10)
 	orDefault(&o.SessionExpiry, 24*time.Hour)
 	orDefault(&o.BatchSize, 1000)

@@ -55,16 +55,17 @@ type Config struct {
 
 // Result of a run.
 type Result struct {
-	Clients   int           `json:"clients"`
-	QoS       byte          `json:"qos"`
-	Sent      int64         `json:"sent"`
-	Acked     int64         `json:"acked"`
-	Received  int64         `json:"received"`
-	Errors    int64         `json:"errors"`
-	Elapsed   time.Duration `json:"elapsed"`    // first publish to last delivery (or last ack)
-	PubRate   float64       `json:"pub_rate"`   // messages/s sent (acked for QoS 1)
-	RecvRate  float64       `json:"recv_rate"`  // deliveries/s counted by the subscriber
-	ConnectIn time.Duration `json:"connect_in"` // time to connect all clients
+	Clients    int           `json:"clients"`
+	QoS        byte          `json:"qos"`
+	Sent       int64         `json:"sent"`
+	Acked      int64         `json:"acked"`
+	Received   int64         `json:"received"`
+	Errors     int64         `json:"errors"`
+	Elapsed    time.Duration `json:"elapsed"`     // first publish to last delivery (or last ack)
+	PubElapsed time.Duration `json:"pub_elapsed"` // first publish to last publish (last ack for QoS 1)
+	PubRate    float64       `json:"pub_rate"`    // messages/s sent (acked for QoS 1)
+	RecvRate   float64       `json:"recv_rate"`   // deliveries/s counted by the subscriber
+	ConnectIn  time.Duration `json:"connect_in"`  // time to connect all clients
 }
 
 func (r Result) String() string {
@@ -179,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	} else {
 		res.PubRate = float64(res.Sent) / pubElapsed.Seconds()
 	}
-	res.Elapsed = pubElapsed
+	res.Elapsed, res.PubElapsed = pubElapsed, pubElapsed
 	if sub != nil {
 		// wait until deliveries stop growing (or all arrived)
 		deadline := time.Now().Add(cfg.DrainTimeout)
@@ -253,7 +254,8 @@ func (c *Conn) publishLoop(ctx context.Context, cfg Config, i, n int, lastAck *a
 			})
 		}()
 	}
-	next := time.Now()
+	// spread the clients' send times over one interval instead of bursting
+	next := time.Now().Add(time.Duration(float64(interval) * float64(i%cfg.Clients) / float64(cfg.Clients)))
 	var id uint16
 	for seq := 0; seq < n; seq++ {
 		if ctx.Err() != nil {
