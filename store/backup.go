@@ -35,12 +35,19 @@ type BackupInfo struct {
 // Backup writes an online, consistent backup of the database to w while
 // writes go on.
 func (s *Store) Backup(ctx context.Context, w io.Writer) (BackupInfo, error) {
+	info := BackupInfo{NodeID: s.cfg.NodeID, Time: time.Now().UTC(), Version: Version}
+	release, idx, err := s.freeze(ctx)
+	if err == nil {
+		defer release()
+		info.Index = idx
+		return info, writeBackup(filepath.Join(s.cfg.DataDir, dbFile), &info, w)
+	}
+	s.logf("store: fast backup unavailable (%v); using the backup API", err)
 	tmp, err := s.copyDatabase(ctx)
 	if err != nil {
 		return BackupInfo{}, err
 	}
 	defer os.Remove(tmp)
-	info := BackupInfo{NodeID: s.cfg.NodeID, Time: time.Now().UTC(), Version: Version}
 	if info.Index, err = appliedIndexOf(ctx, tmp); err != nil {
 		return info, err
 	}
@@ -120,7 +127,11 @@ func VerifyBackup(path string) (BackupInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	defer os.Remove(tmp)
+	defer func() {
+		for _, suf := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suf)
+		}
+	}()
 	if err := checkDatabaseFile(tmp, info.Index); err != nil {
 		return info, err
 	}
@@ -216,6 +227,10 @@ func RestoreBackup(path, dataDir string) (BackupInfo, error) {
 	ctx := context.Background()
 	err = func() error {
 		defer db.Close()
+		// Leave WAL mode so the file is self-contained before it is renamed.
+		if _, err := db.Exec(`PRAGMA journal_mode=DELETE`); err != nil {
+			return err
+		}
 		if err := setMeta(ctx, db, metaOffset, info.Index); err != nil {
 			return err
 		}
@@ -229,6 +244,9 @@ func RestoreBackup(path, dataDir string) (BackupInfo, error) {
 	if err != nil {
 		os.Remove(tmp)
 		return info, err
+	}
+	for _, suf := range []string{"-wal", "-shm"} {
+		os.Remove(tmp + suf)
 	}
 	if err := os.Rename(tmp, filepath.Join(dataDir, dbFile)); err != nil {
 		os.Remove(tmp)

@@ -61,7 +61,7 @@ func dsn(path string, readOnly bool) string {
 		// The raft log is the durable record: after a power loss the FSM
 		// re-applies whatever the WAL lost, so NORMAL is safe and fast.
 		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", "wal_autocheckpoint(4000)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
 		q.Add("_txlock", "immediate")
 	}
 	q.Add("_pragma", "cache_size(-32000)")

@@ -25,6 +25,10 @@ type fsm struct {
 	s    *Store
 	head string // hash of the newest _log row
 
+	// applyMu is held while a batch applies; freeze takes it to checkpoint
+	// between batches.
+	applyMu sync.Mutex
+
 	// Statements prepared once on the single writer connection.
 	stmtMu             sync.Mutex
 	insLog, idem, meta *sql.Stmt
@@ -76,6 +80,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	// savepoint makes SQLite journal every page a command touches). If any
 	// handler refuses, roll back and run the batch again with a savepoint per
 	// command. Handlers are deterministic, so both paths give the same state.
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	resp, outcome := f.applyBatch(logs, false)
 	if outcome == needSavepoints {
 		resp, _ = f.applyBatch(logs, true)
@@ -377,19 +383,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 type fsmSnapshot struct{ s *Store }
 
 func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	tmp, err := p.s.copyDatabase(context.Background())
-	if err != nil {
-		sink.Cancel()
-		return err
-	}
-	defer os.Remove(tmp)
-	fh, err := os.Open(tmp)
-	if err != nil {
-		sink.Cancel()
-		return err
-	}
-	defer fh.Close()
-	if _, err := io.Copy(sink, fh); err != nil {
+	if err := p.s.snapshotTo(context.Background(), sink); err != nil {
 		sink.Cancel()
 		return err
 	}

@@ -49,6 +49,9 @@ type Store struct {
 	waitMu      sync.Mutex
 	appliedCh   chan struct{} // closed and replaced after every applied batch
 
+	freezeMu sync.Mutex
+	frozen   int
+
 	halted  atomic.Value // string
 	closeCh chan struct{}
 
