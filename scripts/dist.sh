@@ -9,7 +9,7 @@
 #
 # VERSION defaults to `git describe` (v1.2.3 → 1.2.3, commits after a tag →
 # 1.2.3+4.gabcdef, no tag → 0.0.0+git.<count>.<hash>). Binaries are pure Go
-# (CGO_ENABLED=0) and carry the version in app.Version.
+# (CGO_ENABLED=0) and carry the version in app.version (app.Version() reports it).
 #
 # Environment:
 #   DIST_DIR       output directory (default dist)
@@ -63,7 +63,7 @@ if ! [[ $VERSION =~ ^[0-9][0-9A-Za-z.+~]*$ ]]; then
 fi
 echo "dist: version $VERSION"
 
-LDFLAGS="-s -w -X github.com/yiwang/yiwang/app.Version=${VERSION}"
+LDFLAGS="-s -w -X github.com/yiwang/yiwang/app.version=${VERSION}"
 MAIN_PKG=.
 if [ ! -f main.go ]; then
 	if [ "${YIWANG_STUB:-}" != 1 ]; then
