@@ -102,7 +102,15 @@ func parseFilter(r *http.Request, export bool) (store.LogFilter, string, error) 
 			t, err := httpapi.ParseTime(val)
 			if err != nil {
 				v.Add(key, err.Error())
-			} else if key == "since" {
+				continue
+			}
+			// The log stores Unix nanoseconds: keep times inside their range.
+			if t.Before(minTime) {
+				t = minTime
+			} else if t.After(maxTime) {
+				t = maxTime
+			}
+			if key == "since" {
 				f.Since = t
 			} else {
 				f.Until = t
@@ -226,6 +234,11 @@ func Redact(payload []byte) json.RawMessage {
 }
 
 const maxExport = 100000
+
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 func (m *Module) export(w http.ResponseWriter, r *http.Request) error {
 	f, format, err := parseFilter(r, true)
