@@ -208,6 +208,7 @@ const en: Shape<typeof zh> = {
     offline: 'Offline',
     openCases: 'Open cases',
     noAlarms: 'No alarms',
+    noIndicators: 'No indicators configured',
     noOverdue: 'No overdue cases',
     updatedAt: 'Updated {time}',
     exit: 'Exit screen',
@@ -247,6 +248,7 @@ const en: Shape<typeof zh> = {
       info: 'Info',
     },
     loadFailed: 'Could not load the screen data',
+    partial: 'The dashboard API is not enabled yet; only the grid map is shown.',
   },
   pages: {
     placeholderTitle: '{name}',

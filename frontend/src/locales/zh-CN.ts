@@ -205,6 +205,7 @@ export default {
     offline: '离线',
     openCases: '在办事件',
     noAlarms: '暂无告警',
+    noIndicators: '暂无配置的体征指标',
     noOverdue: '暂无超期事件',
     updatedAt: '更新于 {time}',
     exit: '退出大屏',
@@ -244,6 +245,7 @@ export default {
       info: '信息',
     },
     loadFailed: '大屏数据加载失败',
+    partial: '驾驶舱数据接口尚未启用，目前仅显示网格地图。',
   },
   pages: {
     placeholderTitle: '{name}',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ScreenData } from '@/api/types'
-import { applyEvent, groupIndicators, MAX_FEED, onlineRatio, statusOf } from './model'
+import { applyEvent, groupIndicators, MAX_FEED, onlineRatio, screenFromGrids, statusOf } from './model'
 
 function data(): ScreenData {
   return {
@@ -75,5 +75,17 @@ describe('screen model', () => {
   it('online ratio handles zero devices', () => {
     expect(onlineRatio({ online: 9, total: 10 })).toBe(0.9)
     expect(onlineRatio({ online: 0, total: 0 })).toBe(0)
+  })
+
+  it('builds a map-only screen from grid rows, skipping grids without polygons', () => {
+    const sq = { type: 'Polygon' as const, coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] }
+    const d = screenFromGrids([
+      { code: '139999001', name: '城关镇', level: 2, geometry: sq },
+      { code: '139999002', name: '东城街道', level: 2, geometry: null },
+    ], '示范县')
+    expect(d.county_name).toBe('示范县')
+    expect(d.grids.features).toHaveLength(1)
+    expect(d.grids.features[0].properties).toEqual({ code: '139999001', name: '城关镇', open_cases: 0 })
+    expect(d.indicators).toEqual([])
   })
 })

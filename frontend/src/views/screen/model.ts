@@ -1,5 +1,5 @@
 // Pure logic of the command-centre screen: how live events change the data.
-import type { Indicator, LiveEvent, ScreenAlarm, ScreenData, Threshold } from '@/api/types'
+import type { GridFeature, Indicator, LiveEvent, ScreenAlarm, ScreenData, Threshold } from '@/api/types'
 
 export const MAX_FEED = 50
 
@@ -85,4 +85,33 @@ export function groupIndicators(list: Indicator[]): { category: string; items: I
     m.get(i.category)!.push(i)
   }
   return [...m.entries()].filter(([, v]) => v.length > 0).map(([category, items]) => ({ category, items }))
+}
+
+/** A grid row of GET /api/v1/grids?geometry=1 (app/org Grid). */
+export interface GridRow {
+  code: string
+  name: string
+  level?: number
+  geometry?: GridFeature['geometry'] | null
+  open_cases?: number
+}
+
+/**
+ * Screen data built from the org module alone, used while the dashboard
+ * endpoint is missing: the grid map (no case counts) and nothing else.
+ */
+export function screenFromGrids(rows: GridRow[], countyName?: string): ScreenData {
+  const features: GridFeature[] = rows
+    .filter((r) => r.geometry && (r.geometry.type === 'Polygon' || r.geometry.type === 'MultiPolygon'))
+    .map((r) => ({ type: 'Feature', properties: { code: r.code, name: r.name, open_cases: r.open_cases ?? 0 }, geometry: r.geometry! }))
+  return {
+    county_name: countyName,
+    indicators: [],
+    alarms: [],
+    grids: { type: 'FeatureCollection', features },
+    funnel: { reported: 0, accepted: 0, dispatched: 0, handled: 0, closed: 0 },
+    overdue: [],
+    projects: { green: 0, yellow: 0, red: 0, items: [] },
+    devices: { online: 0, total: 0 },
+  }
 }
