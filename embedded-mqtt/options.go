@@ -50,9 +50,10 @@ type Options struct {
 	MaxInflight    uint16
 	ReceiveMaximum uint16
 	// MaxPendingWrites is the per-client outbound queue in packets (default
-	// 8192); messages to a client whose queue is full are dropped, so a
-	// fan-in subscriber (console, exporter) needs room for bursts. Unused
-	// queue slots cost address space, not resident memory.
+	// 1024); messages to a client whose queue is full are dropped (counted
+	// in mochi's MessagesDropped). mochi allocates the queue per client, 8
+	// bytes a slot: 8192 would reserve 640 MiB of heap for 10,000 devices.
+	// A fan-in subscriber (console, exporter) under heavy load may need more.
 	MaxPendingWrites int32
 	// WriteBuffer is the per-client write coalescing buffer in bytes
 	// (default 16 KiB): packets queued for a client are flushed together,
@@ -100,7 +101,7 @@ func (o *Options) defaults() {
 	orDefault(&o.MaxClients, 100000)
 	orDefault(&o.MaxInflight, 1024)
 	orDefault(&o.ReceiveMaximum, 256)
-	orDefault(&o.MaxPendingWrites, 8192)
+	orDefault(&o.MaxPendingWrites, 1024)
 	orDefault(&o.WriteBuffer, 16<<10)
 	orDefault(&o.SessionExpiry, 24*time.Hour)
 	orDefault(&o.BatchSize, 1000)
