@@ -51,8 +51,8 @@ func Example_wiring() {
 	defer b.Close()
 
 	_ = b.Send("wl-001", "42", []byte(`{"op":"set_interval","seconds":60}`)) // ErrNotSubscribed while offline
-	_ = b.Stats()                                                             // for /metrics
-	_ = b.Counters("wl-001")                                                  // for the device page
+	_ = b.Stats()                                                            // for /metrics
+	_ = b.Counters("wl-001")                                                 // for the device page
 	time.Sleep(10 * time.Millisecond)
 	// Output:
 }
