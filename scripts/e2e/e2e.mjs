@@ -11,6 +11,7 @@
 //                      (e.g. a mosquitto_pub of a reading over the threshold)
 //   E2E_LIVE_TEXT      text that must then appear on /screen …
 //   E2E_LIVE_INDICATOR …or an indicator key whose value must change
+//   E2E_LIVE_REFETCH=1 …or just a refetch of the screen data caused by the event
 //   E2E_LIVE_TIMEOUT_MS how long to wait for it (default 2000)
 //   CHROMIUM           browser path (default /usr/bin/chromium)
 import { chromium } from 'playwright-core'
@@ -130,21 +131,25 @@ try {
   if (process.env.E2E_LIVE_CMD) {
     const key = process.env.E2E_LIVE_INDICATOR
     const text = process.env.E2E_LIVE_TEXT
+    const refetch = process.env.E2E_LIVE_REFETCH === '1'
+    const loadsBefore = Number(await page.getAttribute('[data-testid=screen]', 'data-loads'))
     await page.waitForFunction(() => document.querySelector('[data-testid=screen-live]')?.className.includes('open'), null, { timeout: 10000 }).catch(() => {})
     const before = key ? await page.textContent(`[data-testid=indicator][data-key="${key}"] [data-testid=indicator-value]`).catch(() => null) : null
     const t0 = Date.now()
     execSync(process.env.E2E_LIVE_CMD, { stdio: 'inherit', shell: '/bin/sh' })
     const ok = await page
       .waitForFunction(
-        ({ key, before, text }) => {
-          if (text && document.querySelector('[data-testid=screen]')?.textContent?.includes(text)) return true
+        ({ key, before, text, refetch, loadsBefore }) => {
+          const screen = document.querySelector('[data-testid=screen]')
+          if (refetch && Number(screen?.getAttribute('data-loads')) > loadsBefore) return true
+          if (text && screen?.textContent?.includes(text)) return true
           if (key) {
             const v = document.querySelector(`[data-testid=indicator][data-key="${key}"] [data-testid=indicator-value]`)?.textContent
             return v != null && v !== before
           }
           return false
         },
-        { key, before, text },
+        { key, before, text, refetch, loadsBefore },
         { timeout: liveTimeout, polling: 50 },
       )
       .then(() => true)

@@ -4,7 +4,7 @@ import type { GridFeature, Indicator, LiveEvent, ScreenAlarm, ScreenData, Thresh
 export const MAX_FEED = 50
 
 /** Event types that mean "the aggregate numbers changed: refetch". */
-export const REFETCH_PREFIXES = ['telemetry.', 'alarm.', 'case.', 'cases.', 'project.', 'projects.', 'device.', 'iot.', 'dashboard.']
+export const REFETCH_PREFIXES = ['telemetry.', 'alarm.', 'case.', 'cases.', 'project.', 'projects.', 'device.', 'iot.', 'dashboard.', 'org.grid.']
 
 export type Outcome = 'patched' | 'refetch' | 'ignored'
 
