@@ -19,13 +19,16 @@ const (
 // problem's 整改 stage). Round counts how often the record entered this
 // stage, so a re-dispatched case gets fresh escalations.
 type Item struct {
-	Kind       string    `json:"kind"` // "case", "project_issue", ...
-	ID         int64     `json:"id"`
-	Stage      string    `json:"stage"`
-	Round      int       `json:"round"`
-	Start      time.Time `json:"start"`
-	Deadline   time.Time `json:"deadline"`
-	Unit       Unit      `json:"unit"`
+	Kind     string    `json:"kind"` // "case", "project_issue", ...
+	ID       int64     `json:"id"`
+	Stage    string    `json:"stage"`
+	Round    int       `json:"round"`
+	Start    time.Time `json:"start"`
+	Deadline time.Time `json:"deadline"`
+	Unit     Unit      `json:"unit"`
+	// UrgeAt, when set, is the stored instant of 催办 (computed when the
+	// stage started); otherwise the urge ratio of the progress decides.
+	UrgeAt     time.Time `json:"urge_at,omitzero"`
 	Urged      bool      `json:"urged"`
 	Supervised bool      `json:"supervised"`
 }
@@ -75,7 +78,11 @@ func Decide(cal *Calendar, it Item, now time.Time, urgeRatio float64) (Escalatio
 	if !now.Before(it.Deadline) {
 		return Escalation{Level: Supervise, Item: it, Key: Key(Supervise, it.Kind, it.ID, it.Stage, it.Round), At: now, Progress: p}, true
 	}
-	if !it.Urged && p >= urgeRatio {
+	due := p >= urgeRatio
+	if !it.UrgeAt.IsZero() {
+		due = !now.Before(it.UrgeAt)
+	}
+	if !it.Urged && due {
 		return Escalation{Level: Urge, Item: it, Key: Key(Urge, it.Kind, it.ID, it.Stage, it.Round), At: now, Progress: p}, true
 	}
 	return Escalation{}, false
