@@ -26,23 +26,21 @@ func (h *Host) Decode(ctx context.Context, deviceType string, payload []byte) (a
 		return abi.Telemetry{}, fmt.Errorf("%w %q", ErrNoDecoder, deviceType)
 	}
 	start := time.Now()
-	in := make([]byte, 0, len(deviceType)+len(payload))
-	in = append(append(in, deviceType...), payload...)
-	out, err := p.call(ctx, abi.ExportDecode, in, len(deviceType))
+	out, err := p.call(ctx, abi.ExportDecode, []byte(deviceType), payload)
 	if err != nil {
 		if IsFailure(err) || errors.Is(err, ErrDisabled) || errors.Is(err, ErrNotFound) || ctx.Err() != nil {
 			return abi.Telemetry{}, err
 		}
-		return abi.Telemetry{}, p.record(start, &callError{p.name, err.Error()}, false)
+		return abi.Telemetry{}, p.record(start, &callError{p.name, err.Error()})
 	}
 	var res abi.DecodeResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		return abi.Telemetry{}, p.record(start, &callError{p.name, "bad decode result: " + err.Error()}, false)
+		return abi.Telemetry{}, p.record(start, &callError{p.name, "bad decode result: " + err.Error()})
 	}
 	if res.Error != "" {
-		return abi.Telemetry{}, p.record(start, fmt.Errorf("plugin %s: %s", p.name, res.Error), false)
+		return abi.Telemetry{}, p.record(start, fmt.Errorf("plugin %s: %s", p.name, res.Error))
 	}
-	p.record(start, nil, false)
+	p.record(start, nil)
 	return res.Telemetry, nil
 }
 
@@ -117,20 +115,20 @@ func (p *plugin) isEnabled() bool {
 func (p *plugin) hook(ctx context.Context, export string, in []byte) Outcome {
 	o := Outcome{Plugin: p.name}
 	start := time.Now()
-	out, err := p.call(ctx, export, in, 0)
+	out, err := p.call(ctx, export, in, nil)
 	if err != nil {
 		o.Err = err
 		return o
 	}
 	var res abi.HookResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		o.Err = p.record(start, &callError{p.name, "bad hook result: " + err.Error()}, false)
+		o.Err = p.record(start, &callError{p.name, "bad hook result: " + err.Error()})
 		return o
 	}
 	if res.Error != "" {
-		o.Err = p.record(start, fmt.Errorf("plugin %s: %s", p.name, res.Error), false)
+		o.Err = p.record(start, fmt.Errorf("plugin %s: %s", p.name, res.Error))
 	} else {
-		p.record(start, nil, false)
+		p.record(start, nil)
 	}
 	o.Actions = res.Actions
 	for _, a := range res.Actions {
@@ -169,8 +167,9 @@ func (p *plugin) act(ctx context.Context, a abi.Action) string {
 	return res
 }
 
-// schedule registers a plugin's cron entries with the scheduler.
-func (h *Host) schedule(p *plugin) {
+// scheduleLocked registers a plugin's cron entries with the scheduler
+// (h.mu held; the jobs themselves run in the scheduler's goroutines).
+func (h *Host) scheduleLocked(p *plugin) {
 	for _, c := range p.man.Cron {
 		sched, err := cronParser.Parse(c.Schedule)
 		if err != nil {
@@ -186,9 +185,7 @@ func (h *Host) schedule(p *plugin) {
 				p.logf("warn", "job %s: %v", job, o.Err)
 			}
 		}))
-		h.mu.Lock()
 		p.cronIDs = append(p.cronIDs, id)
-		h.mu.Unlock()
 	}
 }
 

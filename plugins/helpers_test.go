@@ -31,7 +31,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	buildDir = filepath.Join(d, "build")
-	cacheDir = filepath.Join(d, "wazero-cache")
+	// The compilation cache outlives the test run: it is keyed by module
+	// content and wazero version, so a rerun skips recompiling unchanged
+	// plugins (slow under -race).
+	cacheDir = filepath.Join(os.TempDir(), "yiwang-plugins-test-wazero-cache")
 	goBinary = filepath.Join(runtime.GOROOT(), "bin", "go")
 	wd, _ := os.Getwd()
 	moduleRoot = filepath.Dir(wd)
@@ -216,4 +219,11 @@ func installExample(tb testing.TB, h *Host, rel string, edit func(*Manifest), ap
 		tb.Fatalf("install %s: %v", rel, err)
 	}
 	return got
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -349,8 +349,8 @@ func (h *Host) Load(ctx context.Context, rec Record) (*Manifest, error) {
 	for _, d := range p.man.DeviceTypes {
 		h.decoders[d] = p
 	}
+	h.scheduleLocked(p)
 	h.mu.Unlock()
-	h.schedule(p)
 	if old != nil {
 		old.close()
 		p.logf("info", "upgraded from %s to %s", old.man.Version, p.man.Version)

@@ -278,9 +278,10 @@ func IsFailure(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// call runs one guest export with input written to the guest buffer.
-// For yw_decode, split is the length of the device-type prefix.
-func (p *plugin) call(ctx context.Context, export string, input []byte, split int) ([]byte, error) {
+// call runs one guest export with head+body written to the guest buffer
+// (for yw_decode head is the device type, body the payload; otherwise body
+// is empty).
+func (p *plugin) call(ctx context.Context, export string, head, body []byte) ([]byte, error) {
 	p.mu.Lock()
 	enabled, closed := p.enabled, p.closed
 	p.mu.Unlock()
@@ -296,13 +297,13 @@ func (p *plugin) call(ctx context.Context, export string, input []byte, split in
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		return nil, p.record(start, &callError{p.name, err.Error()}, false)
+		return nil, p.record(start, &callError{p.name, err.Error()})
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.h.cfg.CallTimeout)
 	defer cancel()
 	cs := &callState{p: p, ctx: cctx}
 	cctx = context.WithValue(cctx, callKey{}, cs)
-	out, err := inst.run(cctx, export, input, split)
+	out, err := inst.run(cctx, export, head, body)
 	if err != nil {
 		// The instance may be half-way through anything: drop it.
 		p.release(inst, false)
@@ -319,18 +320,18 @@ func (p *plugin) call(ctx context.Context, export string, input []byte, split in
 		case errors.As(err, &ee):
 			msg = fmt.Sprintf("exited with code %d", ee.ExitCode())
 		}
-		return nil, p.record(start, &callError{p.name, msg + inst.stderr.tail()}, false)
+		return nil, p.record(start, &callError{p.name, msg + inst.stderr.tail()})
 	}
 	p.release(inst, true)
 	return out, nil
 }
 
-func (inst *instance) run(ctx context.Context, export string, input []byte, split int) ([]byte, error) {
+func (inst *instance) run(ctx context.Context, export string, head, body []byte) ([]byte, error) {
 	fn := inst.fns[export]
 	if fn == nil {
 		return nil, fmt.Errorf("does not export %s", export)
 	}
-	n := uint32(len(input))
+	n := uint32(len(head) + len(body))
 	if n > inst.bufCap || inst.bufCap == 0 {
 		want := max(n, 4096)
 		res, err := inst.buffer.Call(ctx, uint64(want))
@@ -340,7 +341,7 @@ func (inst *instance) run(ctx context.Context, export string, input []byte, spli
 		inst.bufPtr, inst.bufCap = uint32(res[0]), want
 	}
 	mem := inst.mod.Memory()
-	if !mem.Write(inst.bufPtr, input) {
+	if !mem.Write(inst.bufPtr, head) || !mem.Write(inst.bufPtr+uint32(len(head)), body) {
 		return nil, errors.New("yw_buffer returned a buffer outside memory")
 	}
 	var stack [3]uint64
@@ -348,7 +349,7 @@ func (inst *instance) run(ctx context.Context, export string, input []byte, spli
 	stack[0], stack[1] = uint64(inst.bufPtr), uint64(n)
 	if export == abi.ExportDecode {
 		params = stack[:3]
-		stack[1], stack[2] = uint64(split), uint64(int(n)-split)
+		stack[1], stack[2] = uint64(len(head)), uint64(len(body))
 	}
 	if err := fn.CallWithStack(ctx, params); err != nil {
 		return nil, err
@@ -366,7 +367,7 @@ func (inst *instance) run(ctx context.Context, export string, input []byte, spli
 
 // record updates the metrics after a call; err is nil, an error the plugin
 // reported, or a *callError (a failure, which counts towards disabling).
-func (p *plugin) record(start time.Time, err error, _ bool) error {
+func (p *plugin) record(start time.Time, err error) error {
 	d := time.Since(start)
 	p.mu.Lock()
 	m := &p.metrics

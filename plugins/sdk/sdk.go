@@ -55,6 +55,10 @@ type (
 // DecodeFunc decodes one raw payload of a device type into telemetry.
 type DecodeFunc func(deviceType string, payload []byte) (Telemetry, error)
 
+// DecodeToFunc is the fast decoder form: it adds the values to r instead
+// of building a map. Use it for high-rate devices.
+type DecodeToFunc func(deviceType string, payload []byte, r *Reading) error
+
 // EventFunc handles one event and returns the actions the host should take.
 type EventFunc func(ev Event) ([]Action, error)
 
@@ -63,6 +67,9 @@ type JobFunc func(job Job) ([]Action, error)
 
 var (
 	decodeFn DecodeFunc
+	decodeTo DecodeToFunc
+	reading  Reading
+	lastType string
 	eventFn  EventFunc
 	jobFn    JobFunc
 
@@ -72,6 +79,10 @@ var (
 
 // HandleDecode registers the payload decoder. Call it from init().
 func HandleDecode(fn DecodeFunc) { decodeFn = fn }
+
+// HandleDecodeTo registers a fast decoder (no map, no reflection), which
+// takes precedence over HandleDecode. Call it from init().
+func HandleDecodeTo(fn DecodeToFunc) { decodeTo = fn }
 
 // HandleEvent registers the event hook. Call it from init().
 func HandleEvent(fn EventFunc) { eventFn = fn }
@@ -97,50 +108,48 @@ func ywBuffer(size uint32) uint32 {
 //go:wasmexport yw_decode
 func ywDecode(ptr, typeLen, payloadLen uint32) uint64 {
 	in := input(ptr, typeLen+payloadLen)
-	var res abi.DecodeResult
+	var t Telemetry
+	msg := ""
+	if decodeTo != nil && uint32(len(in)) >= typeLen {
+		reading = Reading{b: reading.b[:0]}
+		if string(in[:typeLen]) != lastType { // no allocation when unchanged
+			lastType = string(in[:typeLen])
+		}
+		if err := decodeTo(lastType, in[typeLen:], &reading); err != nil {
+			return setOutput(appendDecodeResult(outBuf[:0], t, err.Error()))
+		}
+		return setOutput(reading.appendTo(outBuf[:0]))
+	}
 	if decodeFn == nil {
-		res.Error = "plugin has no decoder"
+		msg = "plugin has no decoder"
+	} else if uint32(len(in)) < typeLen {
+		msg = "bad input"
 	} else {
-		t, err := decodeFn(string(in[:typeLen]), in[typeLen:])
+		var err error
+		t, err = decodeFn(string(in[:typeLen]), in[typeLen:])
 		if err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Telemetry = t
-			if res.Values == nil {
-				res.Values = map[string]any{}
-			}
+			msg = err.Error()
 		}
 	}
-	return output(res)
+	return setOutput(appendDecodeResult(outBuf[:0], t, msg))
 }
 
 //go:wasmexport yw_event
-func ywEvent(ptr, n uint32) uint64 {
-	var res abi.HookResult
-	var ev Event
-	if eventFn == nil {
-		res.Error = "plugin has no event hook"
-	} else if err := json.Unmarshal(input(ptr, n), &ev); err != nil {
-		res.Error = "bad event: " + err.Error()
-	} else {
-		res.Actions, err = eventFn(ev)
-		if err != nil {
-			res.Error = err.Error()
-		}
-	}
-	return output(res)
-}
+func ywEvent(ptr, n uint32) uint64 { return runHook(ptr, n, "event hook", eventFn) }
 
 //go:wasmexport yw_job
-func ywJob(ptr, n uint32) uint64 {
+func ywJob(ptr, n uint32) uint64 { return runHook(ptr, n, "job handler", jobFn) }
+
+// runHook decodes the input into T, runs fn and encodes its actions.
+func runHook[T any](ptr, n uint32, what string, fn func(T) ([]Action, error)) uint64 {
 	var res abi.HookResult
-	var job Job
-	if jobFn == nil {
-		res.Error = "plugin has no job handler"
-	} else if err := json.Unmarshal(input(ptr, n), &job); err != nil {
-		res.Error = "bad job: " + err.Error()
+	var in T
+	if fn == nil {
+		res.Error = "plugin has no " + what
+	} else if err := json.Unmarshal(input(ptr, n), &in); err != nil {
+		res.Error = what + ": bad input: " + err.Error()
 	} else {
-		res.Actions, err = jobFn(job)
+		res.Actions, err = fn(in)
 		if err != nil {
 			res.Error = err.Error()
 		}
@@ -170,6 +179,12 @@ func output(v any) uint64 {
 	if err != nil {
 		b, _ = json.Marshal(abi.HookResult{Error: "marshal result: " + err.Error()})
 	}
+	return setOutput(b)
+}
+
+// setOutput keeps b alive (and reusable) until the next call and returns
+// its packed address.
+func setOutput(b []byte) uint64 {
 	outBuf = b
 	if len(b) == 0 {
 		return 0

@@ -26,35 +26,37 @@ import (
 
 const frameLen = 12
 
-func init() { sdk.HandleDecode(decode) }
+// HandleDecodeTo is the fast form: values go straight into the result
+// buffer (no map, no reflection), which matters at thousands of frames per
+// second. sdk.HandleDecode with a map is the simpler alternative.
+func init() { sdk.HandleDecodeTo(decode) }
 
-func decode(deviceType string, p []byte) (sdk.Telemetry, error) {
+func decode(deviceType string, p []byte, r *sdk.Reading) error {
 	if deviceType != "lora-water-v1" {
-		return sdk.Telemetry{}, fmt.Errorf("unsupported device type %q", deviceType)
+		return fmt.Errorf("unsupported device type %q", deviceType)
 	}
 	if len(p) != frameLen {
-		return sdk.Telemetry{}, fmt.Errorf("frame is %d bytes, want %d", len(p), frameLen)
+		return fmt.Errorf("frame is %d bytes, want %d", len(p), frameLen)
 	}
 	if p[0] != 0xA5 || p[1] != 0x01 {
-		return sdk.Telemetry{}, errors.New("bad magic or frame version")
+		return errors.New("bad magic or frame version")
 	}
 	var x byte
 	for _, b := range p[:11] {
 		x ^= b
 	}
 	if x != p[11] {
-		return sdk.Telemetry{}, errors.New("checksum mismatch")
+		return errors.New("checksum mismatch")
 	}
 	battery := float64(binary.BigEndian.Uint16(p[6:8])) / 1000
-	return sdk.Telemetry{Values: map[string]any{
-		"fcnt":          binary.BigEndian.Uint16(p[2:4]),
-		"level_m":       float64(binary.BigEndian.Uint16(p[4:6])) / 1000,
-		"battery_v":     battery,
-		"temperature_c": float64(int16(binary.BigEndian.Uint16(p[8:10]))) / 10,
-		"level_alarm":   p[10]&1 != 0,
-		"tamper":        p[10]&2 != 0,
-		"low_battery":   battery < 3.3,
-	}}, nil
+	r.Int("fcnt", int64(binary.BigEndian.Uint16(p[2:4]))).
+		Float("level_m", float64(binary.BigEndian.Uint16(p[4:6]))/1000).
+		Float("battery_v", battery).
+		Float("temperature_c", float64(int16(binary.BigEndian.Uint16(p[8:10])))/10).
+		Bool("level_alarm", p[10]&1 != 0).
+		Bool("tamper", p[10]&2 != 0).
+		Bool("low_battery", battery < 3.3)
+	return nil
 }
 
 func main() {}
