@@ -6,6 +6,9 @@
 //   E2E_USER, E2E_PASS main account (should be allowed to open /screen)
 //   E2E_EXPECT_MENU    comma list of data-menu keys the main account must see
 //   E2E_ROLES          more accounts: "user:pass:must,see:must,not;user2:..."
+//   E2E_ROLES_RAW      more accounts without expectations: "user:pass;user2:pass2";
+//                      the expected menu then comes from ROLE_MENU below, by the
+//                      account's first role as GET /api/v1/me reports it
 //   E2E_OUT            screenshot folder (default: a new /tmp/yiwang-e2e-* dir)
 //   E2E_LIVE_CMD       shell command that makes the server emit a live change
 //                      (e.g. a mosquitto_pub of a reading over the threshold)
@@ -13,6 +16,9 @@
 //   E2E_LIVE_INDICATOR …or an indicator key whose value must change
 //   E2E_LIVE_REFETCH=1 …or just a refetch of the screen data caused by the event
 //   E2E_LIVE_TIMEOUT_MS how long to wait for it (default 2000)
+//   E2E_ALLOW_PARTIAL_SCREEN=1  while the server has no dashboard API (the
+//                      screen shows only the grid map), report missing
+//                      indicators as SKIP instead of FAIL
 //   CHROMIUM           browser path (default /usr/bin/chromium)
 import { chromium } from 'playwright-core'
 import { execSync } from 'node:child_process'
@@ -26,6 +32,18 @@ const pass = process.env.E2E_PASS || 'admin123'
 const out = process.env.E2E_OUT || mkdtempSync(join(tmpdir(), 'yiwang-e2e-'))
 mkdirSync(out, { recursive: true })
 const liveTimeout = Number(process.env.E2E_LIVE_TIMEOUT_MS || 2000)
+
+// What each built-in role must and must not see, from the role matrix in
+// app/httpapi/perms.go (menu keys are the data-menu attributes).
+const ROLE_MENU = {
+  admin: { must: ['screen-link', 'case-list', 'devices', 'rules', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users', 'audit', 'indicators'], not: [] },
+  commander: { must: ['screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users'], not: ['audit', 'rules', 'indicators'] },
+  operator: { must: ['screen-link', 'case-list', 'devices', 'alarms', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  handler: { must: ['case-list', 'devices', 'project-list', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  grid_worker: { must: ['case-list', 'kb-documents', 'departments'], not: ['audit', 'rules', 'users', 'indicators'] },
+  leader: { must: ['screen-link', 'case-list', 'project-list', 'users'], not: ['audit', 'rules', 'indicators'] },
+  viewer: { must: ['screen-link', 'case-list', 'project-list', 'enterprises', 'kb-documents'], not: ['audit', 'rules', 'users', 'indicators'] },
+}
 
 const results = []
 let failed = 0
@@ -110,7 +128,9 @@ try {
     await page.setViewportSize({ width: w, height: h })
     await page.goto(base + '/screen', { waitUntil: 'domcontentloaded' })
     const ind = await page.waitForSelector('[data-testid=indicator]', { timeout: 10000 }).then(() => true).catch(() => false)
-    check(`screen ${w}x${h}: indicators render`, ind, `${await page.locator('[data-testid=indicator]').count()} indicators`)
+    const partial = (await page.locator('[data-testid=screen-partial]').count()) > 0
+    if (!ind && partial && process.env.E2E_ALLOW_PARTIAL_SCREEN === '1') console.log(`SKIP screen ${w}x${h}: indicators render — the server has no /api/v1/dashboard/screen yet`)
+    else check(`screen ${w}x${h}: indicators render`, ind, `${await page.locator('[data-testid=indicator]').count()} indicators`)
     const canvas = await page.waitForSelector('[data-testid=case-map] canvas', { timeout: 10000 }).then(() => true).catch(() => false)
     const painted = canvas && (await page.$eval('[data-testid=case-map] canvas', (c) => {
       const ctx = c.getContext('2d')
@@ -161,13 +181,30 @@ try {
   await page.context().close()
 
   // 4. Each extra role sees its own menu.
-  for (const spec of (process.env.E2E_ROLES || '').split(';').filter(Boolean)) {
-    const [u, p, must = '', mustNot = ''] = spec.split(':')
+  const specs = [
+    ...(process.env.E2E_ROLES || '').split(';').filter(Boolean).map((s) => ({ spec: s, raw: false })),
+    ...(process.env.E2E_ROLES_RAW || '').split(';').filter(Boolean).map((s) => ({ spec: s, raw: true })),
+  ]
+  for (const { spec, raw } of specs) {
+    const [u, ...rest] = spec.split(':')
+    // Passwords may contain ':' in raw specs; expectations only in E2E_ROLES.
+    const p = raw ? rest.join(':') : rest[0]
+    let [must = '', mustNot = ''] = raw ? [] : rest.slice(1)
     const rp = await newPage()
     try {
       await login(rp, u, p)
       const k = await menuKeys(rp)
       check(`${u}: logged in`, k.length > 0, k.join(','))
+      if (raw) {
+        const me = await rp.evaluate(async () => (await fetch('/api/v1/me', { headers: { Authorization: 'Bearer ' + localStorage.getItem('yw_token') } })).json())
+        const role = (me.roles || [])[0]
+        const exp = ROLE_MENU[role]
+        if (!exp) check(`${u}: known role`, false, String(role))
+        else {
+          must = exp.must.join(',')
+          mustNot = exp.not.join(',')
+        }
+      }
       checkMenu(u, k, must.split(','), mustNot.split(','))
       await rp.screenshot({ path: join(out, `06-role-${u}.png`) })
     } catch (e) {
