@@ -38,10 +38,12 @@
 //	yiwang service start|stop|uninstall   → Start / Stop / Uninstall
 //	yiwang service status                 → Status, printed; exit 0 when running
 //
-// On Linux the CLI should install with User "yiwang" and CreateUser true so
-// a bare-binary install runs unprivileged like the packaged one; Args default
-// to `serve --data DIR`. ErrNotInstalled should map to a clear message and a
-// non-zero exit.
+// The CLI should build the Config with BareConfig(DIR): the running
+// executable, and on Linux the system user "yiwang" (created if missing) so a
+// bare-binary install runs unprivileged like the packaged one. PackageConfig
+// describes the .deb/.rpm service (/usr/bin/yiwang) and is not for bare
+// installs; Install refuses to shadow a unit the package installed.
+// ErrNotInstalled should map to a clear message and a non-zero exit.
 //
 // Everything here is pure Go (CGO_ENABLED=0); the rendering and argument
 // building are plain functions so they are tested on Linux, while the Windows

@@ -190,3 +190,23 @@ func defaultDataDir(goos string) string {
 
 // currentGOOS is a variable so tests can exercise other systems' defaults.
 var currentGOOS = runtime.GOOS
+
+// BareConfig is the configuration `yiwang service install [--data DIR]`
+// should use for a binary installed by hand: the running executable, DataDir
+// (default /var/lib/yiwang or %ProgramData%\yiwang), and on Linux the
+// unprivileged system user "yiwang", created if missing, plus
+// --config /etc/yiwang/yiwang.toml when that file exists.
+func BareConfig(dataDir string) Config {
+	c := Config{DataDir: dataDir}
+	if c.DataDir == "" {
+		c.DataDir = defaultDataDir(currentGOOS)
+	}
+	c.Args = []string{"serve", "--data", c.DataDir}
+	if currentGOOS != "windows" {
+		c.User, c.CreateUser = PackageUser, true
+		if _, err := os.Stat(PackageConf); err == nil {
+			c.Args = []string{"serve", "--config", PackageConf, "--data", c.DataDir}
+		}
+	}
+	return c
+}

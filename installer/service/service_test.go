@@ -180,8 +180,12 @@ func (r *recorder) exec(name string, args ...string) ([]byte, error) {
 func newTestSystemd(t *testing.T) (*Systemd, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
+	exe := filepath.Join(dir, "yiwang")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	s, err := NewSystemd(Config{
-		Executable: "/usr/local/bin/yiwang",
+		Executable: exe,
 		DataDir:    filepath.Join(dir, "data"),
 		UnitDir:    filepath.Join(dir, "units"),
 	})
@@ -263,6 +267,14 @@ func TestSystemdInstallUninstall(t *testing.T) {
 	}
 	if _, err := os.Stat(s.cfg.DataDir); err != nil {
 		t.Errorf("uninstall removed data: %v", err)
+	}
+}
+
+func TestSystemdInstallNeedsExecutable(t *testing.T) {
+	s, _ := newTestSystemd(t)
+	s.cfg.Executable = filepath.Join(t.TempDir(), "missing")
+	if err := s.Install(); err == nil || !strings.Contains(err.Error(), "not an executable") {
+		t.Fatalf("Install with a missing executable: %v", err)
 	}
 }
 
@@ -377,4 +389,26 @@ func needTool(t *testing.T, name string) {
 		t.Fatalf("%s is required in CI but not installed", name)
 	}
 	t.Skipf("%s not installed", name)
+}
+
+func TestBareConfig(t *testing.T) {
+	c := BareConfig("/srv/yiwang")
+	if currentGOOS == "linux" {
+		if c.User != "yiwang" || !c.CreateUser {
+			t.Errorf("bare config runs as %q (create %t)", c.User, c.CreateUser)
+		}
+	}
+	if c.DataDir != "/srv/yiwang" || c.Args[0] != "serve" || c.Args[len(c.Args)-1] != "/srv/yiwang" {
+		t.Errorf("bare config %+v", c)
+	}
+	unit, err := SystemdUnit(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasLine(unit, "ReadWritePaths=/srv/yiwang") {
+		t.Errorf("unit:\n%s", unit)
+	}
+	if d := BareConfig("").DataDir; d != "/var/lib/yiwang" && currentGOOS == "linux" {
+		t.Errorf("default data dir %s", d)
+	}
 }

@@ -73,6 +73,9 @@ func (s *Systemd) Install() error {
 	if err != nil {
 		return err
 	}
+	if fi, err := os.Stat(s.cfg.Executable); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("service: %s is not an executable file", s.cfg.Executable)
+	}
 	if s.cfg.User != "" {
 		if _, err := user.Lookup(s.cfg.User); err != nil {
 			if !s.cfg.CreateUser {
