@@ -38,6 +38,15 @@ func malformed(format string, a ...any) error {
 
 // Decode implements Decoder.
 func (JSONDecoder) Decode(device string, payload []byte, received time.Time) ([]Reading, error) {
+	if rs, ok := fastDecode(device, payload, received); ok {
+		return rs, nil
+	}
+	return slowDecode(device, payload, received)
+}
+
+// slowDecode is the encoding/json path: the reference semantics, and the
+// one that explains what is wrong with a malformed payload.
+func slowDecode(device string, payload []byte, received time.Time) ([]Reading, error) {
 	payload = bytes.TrimSpace(payload)
 	if len(payload) == 0 || payload[0] != '{' {
 		return nil, malformed("not a json object")

@@ -89,3 +89,54 @@ func FuzzJSONDecoder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastDecodeMatchesSlow: whenever the fast path accepts a payload, the
+// encoding/json path must produce exactly the same readings without error.
+func FuzzFastDecodeMatchesSlow(f *testing.F) {
+	for _, s := range []string{
+		`{"ts":1732252800,"values":{"water_level":2.31}}`,
+		`{"water_level":2.31,"battery":3.6}`,
+		`{"ts":"2024-11-22T05:20:00+08:00","values":{"pm25":35,"ts":1}}`,
+		`{"ts":1732252800123,"tilt":-0.5e1}`,
+		`{"a":1,"a":2}`,
+		`{"values":{"a":1},"x":2}`,
+		`{"a":01}`,
+		`{"a":1e999}`,
+	} {
+		f.Add([]byte(s))
+	}
+	now := time.Unix(1732252800, 0)
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fast, ok := fastDecode("dev", payload, now)
+		if !ok {
+			return
+		}
+		slow, err := slowDecode("dev", payload, now)
+		if err != nil {
+			t.Fatalf("fast path accepted what the reference refuses: %q: %v", payload, err)
+		}
+		if len(fast) != len(slow) {
+			t.Fatalf("%q: fast %+v slow %+v", payload, fast, slow)
+		}
+		for i := range fast {
+			if fast[i].Metric != slow[i].Metric || fast[i].Value != slow[i].Value || !fast[i].TS.Equal(slow[i].TS) || fast[i].Device != slow[i].Device {
+				t.Fatalf("%q: fast %+v slow %+v", payload, fast, slow)
+			}
+		}
+	})
+}
+
+func BenchmarkJSONDecoder(b *testing.B) {
+	p := []byte(`{"ts":1732252800123,"values":{"pm25":35.5,"pm10":60,"aqi":50,"temperature":21.5,"humidity":55}}`)
+	now := time.Now()
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = JSONDecoder{}.Decode("dev", p, now)
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = slowDecode("dev", p, now)
+		}
+	})
+}
