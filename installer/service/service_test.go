@@ -194,6 +194,7 @@ func newTestSystemd(t *testing.T) (*Systemd, *recorder) {
 	}
 	rec := &recorder{show: "LoadState=not-found\nActiveState=inactive\n"}
 	s.Exec = rec.exec
+	s.Booted = func() bool { return true }
 	s.PackageUnitDirs = []string{filepath.Join(dir, "pkg")}
 	return s, rec
 }
@@ -267,6 +268,39 @@ func TestSystemdInstallUninstall(t *testing.T) {
 	}
 	if _, err := os.Stat(s.cfg.DataDir); err != nil {
 		t.Errorf("uninstall removed data: %v", err)
+	}
+}
+
+// Without systemd as init (containers, chroots) the unit is written and
+// enabled for the next boot; what needs a running systemd says so.
+func TestSystemdNotBooted(t *testing.T) {
+	s, rec := newTestSystemd(t)
+	s.Booted = func() bool { return false }
+	if err := s.Install(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"systemctl", "enable", "yiwang.service"}}
+	if !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("install ran %q, want %q", rec.calls, want)
+	}
+	for name, f := range map[string]func() error{"Start": s.Start, "Stop": s.Stop} {
+		if err := f(); !errors.Is(err, ErrNoSystemd) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := s.Status(); !errors.Is(err, ErrNoSystemd) {
+		t.Errorf("Status: %v", err)
+	}
+	rec.calls = nil
+	if err := s.Uninstall(); err != nil {
+		t.Fatal(err)
+	}
+	want = [][]string{{"systemctl", "disable", "yiwang.service"}}
+	if !reflect.DeepEqual(rec.calls, want) {
+		t.Errorf("uninstall ran %q, want %q", rec.calls, want)
+	}
+	if _, err := os.Stat(s.UnitPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unit still present")
 	}
 }
 

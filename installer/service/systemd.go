@@ -26,6 +26,20 @@ type Systemd struct {
 	// Install refuses to shadow it. Default /usr/lib/systemd/system and
 	// /lib/systemd/system.
 	PackageUnitDirs []string
+	// Booted reports whether systemd runs as the init system (sd_booted:
+	// /run/systemd/system exists). Without it Install and Uninstall still
+	// write the unit and the enable symlinks, for the next boot; Start, Stop
+	// and Status return ErrNoSystemd.
+	Booted func() bool
+}
+
+// ErrNoSystemd is returned by Start, Stop and Status when systemd is not the
+// running init system (a container, a chroot).
+var ErrNoSystemd = errors.New("service: systemd is not running on this system")
+
+func sdBooted() bool {
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
 }
 
 var _ Manager = (*Systemd)(nil)
@@ -40,6 +54,7 @@ func NewSystemd(cfg Config) (*Systemd, error) {
 		cfg:             c,
 		Exec:            runCommand,
 		PackageUnitDirs: []string{"/usr/lib/systemd/system", "/lib/systemd/system"},
+		Booted:          sdBooted,
 	}, nil
 }
 
@@ -111,9 +126,12 @@ func (s *Systemd) Install() error {
 		os.Remove(tmp)
 		return fmt.Errorf("service: write unit: %w", err)
 	}
-	if _, err := s.Exec("systemctl", "daemon-reload"); err != nil {
-		return err
+	if s.Booted() {
+		if _, err := s.Exec("systemctl", "daemon-reload"); err != nil {
+			return err
+		}
 	}
+	// enable only creates symlinks, so it works without a running systemd.
 	_, err = s.Exec("systemctl", "enable", s.unitName())
 	return err
 }
@@ -134,6 +152,15 @@ func useraddArgs(name, home string) []string {
 func (s *Systemd) Uninstall() error {
 	if _, err := os.Stat(s.UnitPath()); errors.Is(err, os.ErrNotExist) {
 		return ErrNotInstalled
+	}
+	if !s.Booted() {
+		if _, err := s.Exec("systemctl", "disable", s.unitName()); err != nil {
+			return err
+		}
+		if err := os.Remove(s.UnitPath()); err != nil {
+			return fmt.Errorf("service: remove unit: %w", err)
+		}
+		return nil
 	}
 	// disable --now fails when systemd does not know the unit (e.g. it was
 	// never reloaded); removing the file is what matters.
@@ -183,6 +210,9 @@ func (s *Systemd) requireInstalled() error {
 
 // Status asks systemd for the unit's load and active state.
 func (s *Systemd) Status() (State, error) {
+	if !s.Booted() {
+		return StateUnknown, ErrNoSystemd
+	}
 	out, err := s.Exec("systemctl", "show", s.unitName(), "--property=LoadState,ActiveState")
 	if err != nil {
 		return StateUnknown, err
