@@ -71,6 +71,11 @@ export function setUnauthorizedHandler(fn: (() => void) | null): void {
   onUnauthorized = fn
 }
 
+/** Report a 401 seen outside request() (the event stream): back to login. */
+export function notifyUnauthorized(): void {
+  onUnauthorized?.()
+}
+
 /** Called with false when the server cannot be reached, true when it answers. */
 export function setNetworkHandler(fn: ((ok: boolean) => void) | null): void {
   onNetwork = fn

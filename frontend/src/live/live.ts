@@ -9,7 +9,7 @@
 // see the difference.
 
 import { reactive } from 'vue'
-import { authHeaders, buildUrl } from '@/api/client'
+import { authHeaders, buildUrl, notifyUnauthorized } from '@/api/client'
 import type { LiveEvent } from '@/api/types'
 import { SSEParser } from './sse'
 
@@ -229,6 +229,7 @@ export function sseTransport(path = '/api/v1/events'): Transport {
       })
       ;(async () => {
         const res = await fetch(buildUrl(path), { headers, signal: ctrl.signal, credentials: 'same-origin', cache: 'no-store' })
+        if (res.status === 401) notifyUnauthorized()
         if (!res.ok || !res.body) throw new Error(`events: HTTP ${res.status}`)
         cb.open()
         const reader = res.body.getReader()
