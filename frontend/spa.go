@@ -11,15 +11,36 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // file is one asset held in memory with its precomputed headers.
 type file struct {
 	data  []byte
-	gz    []byte // gzip-compressed copy when worthwhile, else nil
 	ctype string
 	etag  string
 	cache string
+
+	// The gzip copy is made on first demand, not at start-up, so that
+	// serving the console adds nothing to the server's cold start.
+	gzOnce sync.Once
+	gz     []byte // gzip-compressed copy when worthwhile, else nil
+}
+
+func (f *file) gzipped() []byte {
+	f.gzOnce.Do(func() {
+		if len(f.data) <= 1024 || !compressible(f.ctype) {
+			return
+		}
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		_, _ = zw.Write(f.data)
+		_ = zw.Close()
+		if b.Len() < len(f.data)*9/10 {
+			f.gz = b.Bytes()
+		}
+	})
+	return f.gz
 }
 
 type spa struct {
@@ -67,8 +88,8 @@ func compressible(ct string) bool {
 	return strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json") || strings.Contains(ct, "svg") || strings.Contains(ct, "javascript") || ct == "application/wasm"
 }
 
-// newHandler loads every file of fsys into memory (the console is a few MB)
-// so that requests never touch the embed FS and headers are computed once.
+// newHandler indexes every file of fsys (an embed FS is already in memory)
+// so that headers are computed once.
 func newHandler(fsys fs.FS) http.Handler {
 	s := &spa{files: map[string]*file{}}
 	_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -86,15 +107,6 @@ func newHandler(fsys fs.FS) http.Handler {
 			f.cache = "public, max-age=31536000, immutable"
 		} else {
 			f.cache = "no-cache"
-		}
-		if len(data) > 1024 && compressible(f.ctype) {
-			var b bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-			_, _ = zw.Write(data)
-			_ = zw.Close()
-			if b.Len() < len(data)*9/10 {
-				f.gz = b.Bytes()
-			}
 		}
 		s.files[p] = f
 		return nil
@@ -149,9 +161,11 @@ func (s *spa) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := f.data
-	if f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body = f.gz
-		h.Set("Content-Encoding", "gzip")
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if gz := f.gzipped(); gz != nil {
+			body = gz
+			h.Set("Content-Encoding", "gzip")
+		}
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

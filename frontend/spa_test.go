@@ -134,3 +134,23 @@ func TestEmbeddedDist(t *testing.T) {
 		t.Fatalf("/api/v1/me: %d, want 404", r.Code)
 	}
 }
+
+func TestSPAConcurrentGzip(t *testing.T) {
+	h := newHandler(testFS)
+	done := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", "/assets/index-AbC123.js", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			h.ServeHTTP(rec, req)
+			done <- rec.Body.Len()
+		}()
+	}
+	first := <-done
+	for i := 1; i < 8; i++ {
+		if n := <-done; n != first || n == 0 {
+			t.Fatalf("concurrent gzip bodies differ: %d vs %d", n, first)
+		}
+	}
+}
