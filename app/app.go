@@ -18,6 +18,7 @@ import (
 	"github.com/yiwang/yiwang/app/audit"
 	"github.com/yiwang/yiwang/app/demo"
 	"github.com/yiwang/yiwang/app/httpapi"
+	"github.com/yiwang/yiwang/app/iot"
 	"github.com/yiwang/yiwang/app/live"
 	"github.com/yiwang/yiwang/app/org"
 	"github.com/yiwang/yiwang/frontend"
@@ -136,8 +137,9 @@ func New(cfg Config, opts Options) (*App, error) {
 // domainModules lists the domain modules beyond org and audit. Add new
 // modules here (one line each); they get what they need from a.
 func domainModules(a *App) []httpapi.Module {
-	_ = a
-	return nil
+	return []httpapi.Module{
+		iot.New(iot.Options{MQTT: a.cfg.MQTT, Hub: a.hub, Sessions: a.org, Logf: a.logf}),
+	}
 }
 
 func (a *App) httpAdvertise() string {

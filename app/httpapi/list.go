@@ -50,6 +50,9 @@ type ListSpec struct {
 	Filters map[string]Filter
 	// Search lists columns matched by the q parameter (LIKE %q%).
 	Search []string
+	// SearchFunc, when set, builds the q condition itself (e.g. an indexed
+	// prefix match on a large table) instead of Search.
+	SearchFunc func(q string) (cond string, args []any)
 	// Tiebreak is appended to ORDER BY for a stable order (e.g. "id").
 	Tiebreak     string
 	DefaultLimit int // default 50
@@ -118,6 +121,15 @@ func ParseList(r *http.Request, spec *ListSpec) (ListQuery, error) {
 				v.Add(k, "must be one of "+strings.Join(sortKeys(spec), ", ")+" (prefix - for descending)")
 			}
 		case "q":
+			if spec.SearchFunc != nil {
+				v.Text(k, val, 0, 100)
+				q.Q = val
+				if val != "" {
+					cond, args := spec.SearchFunc(val)
+					q.And(cond, args...)
+				}
+				continue
+			}
 			if len(spec.Search) == 0 {
 				v.Add(k, "unknown parameter")
 				continue
@@ -240,6 +252,12 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("must be an RFC 3339 time or a date (YYYY-MM-DD)")
 }
 
+// PrefixRange returns the bounds [lo, hi) of the strings starting with
+// prefix, for index-friendly prefix search (col >= lo AND col < hi).
+func PrefixRange(prefix string) (lo, hi string) {
+	return prefix, prefix + "\U0010FFFF"
+}
+
 // ChinaTime is UTC+8, the time zone of every county.
 var ChinaTime = time.FixedZone("CST", 8*3600)
 
@@ -279,7 +297,7 @@ func (spec *ListSpec) params() []string {
 	if len(spec.Sort) > 0 {
 		out = append(out, "sort")
 	}
-	if len(spec.Search) > 0 {
+	if len(spec.Search) > 0 || spec.SearchFunc != nil {
 		out = append(out, "q")
 	}
 	fs := make([]string, 0, len(spec.Filters))
