@@ -115,7 +115,7 @@ func (m *Module) Routes(r *httpapi.Router) {
 	h("POST", "/api/v1/alarms/{id}/ack", "Acknowledge an active alarm", read, ackInput{}, Alarm{}, 0, m.ackAlarm)
 	h("GET", "/api/v1/telemetry/retention", "Telemetry retention per metric (\"*\" is the default)", read, nil, []Retention{}, 0, m.listRetention)
 	h("PUT", "/api/v1/telemetry/retention", "Set the retention of a metric", write, Retention{}, Retention{}, 0, m.putRetention)
-	h("GET", "/api/v1/iot/stats", "MQTT broker statistics of this node", read, nil, mqtt.Stats{}, 0, m.stats)
+	h("GET", "/api/v1/iot/stats", "MQTT broker state and statistics of this node", read, nil, BrokerStats{}, 0, m.stats)
 	if m.broker != nil {
 		r.Mount("/mqtt", m.broker.WebSocketHandler())
 	}
@@ -766,8 +766,21 @@ func (m *Module) putRetention(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) stats(w http.ResponseWriter, r *http.Request) error {
-	if m.broker == nil {
-		return httpapi.JSON(w, http.StatusOK, mqtt.Stats{})
+	out := BrokerStats{}
+	if m.brokerErr != nil {
+		out.Error = m.brokerErr.Error()
+	} else if m.broker != nil {
+		out.Running = true
+		out.Address = m.broker.TCPAddr()
+		out.Stats = m.broker.Stats()
 	}
-	return httpapi.JSON(w, http.StatusOK, m.broker.Stats())
+	return httpapi.JSON(w, http.StatusOK, out)
+}
+
+// BrokerStats is this node's broker state.
+type BrokerStats struct {
+	Running bool   `json:"running"`
+	Address string `json:"address,omitempty"`
+	Error   string `json:"error,omitempty"`
+	mqtt.Stats
 }

@@ -57,8 +57,9 @@ type Module struct {
 	st   *store.Store
 	logf func(string, ...any)
 
-	broker *mqtt.Broker
-	auth   *authenticator
+	broker    *mqtt.Broker
+	brokerErr error
+	auth      *authenticator
 
 	cache devCache
 	rules ruleCache
@@ -189,13 +190,23 @@ func (m *Module) Start(ctx context.Context) error {
 	m.wg.Add(1)
 	go m.reconcileLoop(ctx)
 	if m.broker != nil {
+		// A node whose MQTT port is taken still serves the console and the
+		// API (and the rest of the cluster's brokers keep working): the
+		// failure is logged and reported by /api/v1/iot/stats.
 		if err := m.broker.Start(ctx); err != nil {
-			return fmt.Errorf("mqtt: %w", err)
+			m.brokerErr = fmt.Errorf("mqtt broker on %s: %w", m.opts.MQTT, err)
+			m.logf("iot: ERROR: %v; sensors cannot connect to this node", m.brokerErr)
+			_ = m.broker.Close()
+		} else {
+			m.logf("iot: mqtt broker listening on %s", m.broker.TCPAddr())
 		}
-		m.logf("iot: mqtt broker listening on %s", m.broker.TCPAddr())
 	}
 	return nil
 }
+
+// BrokerError is why the broker is not running on this node (nil when it
+// runs or is disabled).
+func (m *Module) BrokerError() error { return m.brokerErr }
 
 // loop runs fn every interval (on the leader only when leaderOnly).
 func (m *Module) loop(ctx context.Context, every time.Duration, fn func(context.Context) error, leaderOnly bool) {
