@@ -44,7 +44,7 @@ func envInt(name string, def int) int {
 func BenchmarkTelemetryPersisted(b *testing.B) {
 	nDev := envInt("YW_BENCH_DEVICES", 200)
 	nVal := envInt("YW_BENCH_VALUES", 10)
-	msgs := envInt("YW_BENCH_MESSAGES", 60000)
+	msgs := envInt("YW_BENCH_MESSAGES", 20000)
 	e := newEnv(b, envOpts{mqtt: true})
 	devs := benchDevices(b, e, nDev, "water_level")
 	// A realistic rule set: one threshold rule on the metric every message carries.
