@@ -308,4 +308,36 @@ check "data deleted by purge with YIWANG_PURGE_DATA=yes" test ! -e /var/lib/yiwa
 check "user deleted by purge with YIWANG_PURGE_DATA=yes" sh -c '! getent passwd yiwang'
 check "package gone" sh -c "! dpkg-query -W -f '\${Status}' yiwang 2>/dev/null | grep -q installed"
 
+# --- bare binary: yiwang service install/uninstall ---------------------------
+# Same unit renderer as the package (installer/service). systemd need not run:
+# install writes /etc/systemd/system/yiwang.service and the enable symlink.
+if [ "$STUB" = yes ]; then
+	skip "yiwang service install (placeholder binary)"
+elif [ -e /etc/systemd/system/yiwang.service ]; then
+	skip "yiwang service install: /etc/systemd/system/yiwang.service already exists on this machine"
+else
+	BARE="$WORK/bare/yiwang"
+	BARE_DATA="$WORK/bare-data"
+	mkdir -p "$WORK/bare" && cp "$WORK/dist/bin/linux_${ARCH}/yiwang" "$BARE"
+	if "$BARE" service install --data "$BARE_DATA" >"$WORK/bare.log" 2>&1; then
+		pass "yiwang service install --data $BARE_DATA"
+		u=/etc/systemd/system/yiwang.service
+		grep -qx "ExecStart=$BARE serve --data $BARE_DATA" $u && pass "bare unit runs $BARE serve --data $BARE_DATA" || fail "bare unit ExecStart: $(grep ExecStart= $u)"
+		for kv in User=yiwang ProtectSystem=strict "ReadWritePaths=$BARE_DATA" NoNewPrivileges=yes; do
+			grep -qx "$kv" $u && pass "bare unit has $kv" || fail "bare unit lacks $kv"
+		done
+		check "bare install enabled the unit" test -L /etc/systemd/system/multi-user.target.wants/yiwang.service
+		[ "$(stat -c %U "$BARE_DATA" 2>/dev/null)" = yiwang ] && pass "bare install created the user and gave it the data dir" || fail "bare data dir owner"
+		if "$BARE" service uninstall >>"$WORK/bare.log" 2>&1; then pass "yiwang service uninstall"; else cat "$WORK/bare.log"; fail "yiwang service uninstall"; fi
+		check "bare unit removed" test ! -e $u
+		check "bare enable symlink removed" test ! -e /etc/systemd/system/multi-user.target.wants/yiwang.service
+		check "bare uninstall kept the data dir" test -d "$BARE_DATA"
+	else
+		cat "$WORK/bare.log"; fail "yiwang service install"
+		rm -f /etc/systemd/system/yiwang.service /etc/systemd/system/multi-user.target.wants/yiwang.service
+	fi
+	userdel yiwang >/dev/null 2>&1 || true
+	groupdel yiwang >/dev/null 2>&1 || true
+fi
+
 finish
