@@ -6,7 +6,8 @@
 # Go and Node come with the machine. Idempotent: installs only what is missing.
 set -euo pipefail
 pkgs=(chromium mosquitto mosquitto-clients xvfb xauth libwebkit2gtk-4.1-dev pkg-config
-  nsis imagemagick x11-apps dpkg-dev rpm fonts-wqy-microhei)
+  nsis p7zip-full osslsigncode openssl systemd curl imagemagick x11-apps dpkg-dev rpm
+  fonts-wqy-microhei)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
