@@ -352,12 +352,24 @@ func (m *Module) Telemetry(ctx context.Context, device, metric string, from, to 
 		rows, err = db.QueryContext(ctx, `SELECT ts, value FROM iot_reading WHERE device = ? AND metric = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?`,
 			device, metric, ms(from), ms(to), limit)
 	case "1m", "1h":
-		step := int64(60)
+		step := int64(60_000)
 		if res == "1h" {
-			step = 3600
+			step = 3_600_000
 		}
-		rows, err = db.QueryContext(ctx, `SELECT bucket, sum / n, min, max, n FROM iot_rollup WHERE device = ? AND metric = ? AND res = ?
-			AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT ?`, device, metric, step, floorDiv(ms(from), step*1000)*step*1000, ms(to), limit)
+		// Buckets before the rollup watermark come from iot_rollup; the
+		// readings after it (not folded in yet) are aggregated from the raw
+		// table through its primary key; a bucket straddling the watermark
+		// sums both parts.
+		var wm int64
+		_ = db.QueryRowContext(ctx, `SELECT value FROM iot_meta WHERE key = 'rollup_wm'`).Scan(&wm)
+		start := floorDiv(ms(from), step) * step
+		rows, err = db.QueryContext(ctx, `SELECT bucket, sum(s) / sum(n), min(lo), max(hi), sum(n) FROM (
+				SELECT bucket, n, sum AS s, min AS lo, max AS hi FROM iot_rollup
+				WHERE device = ?1 AND metric = ?2 AND res = ?3 / 1000 AND bucket >= ?4 AND bucket < ?5
+				UNION ALL
+				SELECT (ts / ?3) * ?3 AS bucket, count(*), sum(value), min(value), max(value) FROM iot_reading
+				WHERE device = ?1 AND metric = ?2 AND ts >= max(?4, ?6) AND ts < ?5 GROUP BY ts / ?3
+			) GROUP BY bucket ORDER BY bucket LIMIT ?7`, device, metric, step, start, ms(to), wm, limit)
 	default:
 		return nil, httpapi.FieldError("res", "must be raw, 1m, 1h or auto")
 	}

@@ -15,11 +15,11 @@ import (
 // state of another command: a version either is what the database says now
 // or the cache reloads. Every node computes the same thing.
 
-type versions struct{ devices, rules int64 }
+type versions struct{ devices, rules, rollupWM int64 }
 
 func readVersions(tx *store.Tx) (versions, error) {
 	var v versions
-	rows, err := tx.Query(`SELECT key, value FROM iot_meta WHERE key IN ('devices_version', 'rules_version')`)
+	rows, err := tx.Query(`SELECT key, value FROM iot_meta WHERE key IN ('devices_version', 'rules_version', 'rollup_wm')`)
 	if err != nil {
 		return v, err
 	}
@@ -30,10 +30,13 @@ func readVersions(tx *store.Tx) (versions, error) {
 		if err := rows.Scan(&k, &x); err != nil {
 			return v, err
 		}
-		if k == "devices_version" {
+		switch k {
+		case "devices_version":
 			v.devices = x
-		} else {
+		case "rules_version":
 			v.rules = x
+		default:
+			v.rollupWM = x
 		}
 	}
 	return v, rows.Err()

@@ -59,6 +59,7 @@ func (m *Module) registerCommands(st *store.Store) {
 	st.Register(CmdAlarmCaseError, 1, m.applyCaseError)
 	st.Register(CmdTick, 1, m.applyTick)
 	st.Register(CmdPrune, 1, m.applyPrune)
+	st.Register(CmdRollup, 1, m.applyRollup)
 	st.Register(CmdRetention, 1, m.applyRetention)
 }
 

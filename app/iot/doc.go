@@ -13,11 +13,20 @@
 // (100 rows per statement; per-statement overhead dominates single-row
 // inserts) into a WITHOUT ROWID table keyed (device, metric, ts), whose
 // primary key is also the order every query wants. In the same transaction
-// it folds the new readings into 1-minute and 1-hour rollups (aggregated in
-// Go first, then one multi-row upsert), updates the latest value per device
-// and metric, marks devices seen, and evaluates alarm rules. A QoS 1
-// redelivery is ignored (ON CONFLICT DO NOTHING … RETURNING tells which rows
-// are new, so rollups count each reading once).
+// it updates the latest value per device and metric, marks devices seen and
+// evaluates alarm rules. A QoS 1 redelivery is ignored (ON CONFLICT DO
+// NOTHING … RETURNING tells which rows are new).
+//
+// Rollups (1 minute, 1 hour) are derived state with a watermark
+// (iot_meta.rollup_wm): the leader's telemetry.rollup command folds the raw
+// readings in [watermark, last complete minute) into iot_rollup, series by
+// series through the primary key, and moves the watermark. Readings that
+// arrive late (before the watermark) are folded in by telemetry.batch
+// itself, so rollups stay exact; queries take buckets before the watermark
+// from iot_rollup and aggregate the rest from the raw table. This keeps the
+// hot path at two row writes per reading instead of four. Retention is per
+// metric (raw N days, rollups longer); telemetry.prune carries cut-offs the
+// leader computed, and always runs after a rollup.
 //
 // Alarm state lives in SQLite (iot_rule_state: pending-since for duration
 // rules, last value for rate rules, the open alarm) and changes in the
@@ -47,9 +56,9 @@
 // Connection events from the broker are collected for ConnDebounce and
 // recorded as one device.conn command with the last state per device. The
 // leader issues iot.tick (inactivity per device type → offline + offline
-// alarm; no-data rules) and telemetry.prune (per-series cut-offs computed
-// from the retention settings at the leader's clock, so every node deletes
-// the same rows).
+// alarm; no-data rules), telemetry.rollup and telemetry.prune (per-series
+// cut-offs computed from the retention settings at the leader's clock, so
+// every node deletes the same rows).
 //
 // Secrets are random, shown once, stored as argon2id; verified credentials
 // are cached (HMAC of the secret under a per-process key, bound to the

@@ -53,9 +53,25 @@ func (m *Module) tick(ctx context.Context) error {
 // Tick runs the inactivity / no-data check now (tests, CLI).
 func (m *Module) Tick(ctx context.Context) error { return m.tick(ctx) }
 
+// rollup advances the rollup watermark to the last complete minute (with a
+// minute of grace for readings in flight).
+func (m *Module) rollup(ctx context.Context) error {
+	upto := time.Now().Add(-time.Minute).Truncate(time.Minute)
+	_, err := m.apply(ctx, "system:iot", CmdRollup, rollupPayload{Upto: ms(upto)}, nil)
+	return err
+}
+
+// Rollup folds raw readings up to the last complete minute into the
+// rollups now (tests, CLI).
+func (m *Module) Rollup(ctx context.Context) error { return m.rollup(ctx) }
+
 // prune computes per-series cut-offs from the retention settings at the
 // leader's clock and issues them in commands of bounded size.
 func (m *Module) prune(ctx context.Context) error {
+	// Never prune raw readings that are not folded into the rollups yet.
+	if err := m.rollup(ctx); err != nil {
+		return err
+	}
 	now := time.Now()
 	ret := map[string]Retention{}
 	rows, err := m.st.DB().QueryContext(ctx, `SELECT metric, raw_days, minute_days, hour_days FROM iot_retention`)

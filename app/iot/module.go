@@ -42,6 +42,7 @@ type Options struct {
 	TickInterval      time.Duration
 	ReconcileInterval time.Duration
 	PruneInterval     time.Duration
+	RollupInterval    time.Duration
 	ConnDebounce      time.Duration
 	LatestInterval    time.Duration
 	ClearSettle       time.Duration
@@ -97,6 +98,7 @@ func New(opts Options) *Module {
 	def(&opts.TickInterval, 15*time.Second)
 	def(&opts.ReconcileInterval, 2*time.Second)
 	def(&opts.PruneInterval, time.Hour)
+	def(&opts.RollupInterval, 30*time.Second)
 	def(&opts.ConnDebounce, time.Second)
 	def(&opts.LatestInterval, 2*time.Second)
 	def(&opts.ClearSettle, 5*time.Minute)
@@ -186,6 +188,7 @@ func (m *Module) Start(ctx context.Context) error {
 	m.loop(ctx, m.opts.ConnDebounce, m.flushConn, false)
 	m.loop(ctx, m.opts.TickInterval, m.tick, true)
 	m.loop(ctx, m.opts.PruneInterval, m.prune, true)
+	m.loop(ctx, m.opts.RollupInterval, m.rollup, true)
 	m.loop(ctx, m.opts.LatestInterval, m.publishLatest, false)
 	m.wg.Add(1)
 	go m.reconcileLoop(ctx)

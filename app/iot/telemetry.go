@@ -177,45 +177,18 @@ func (m *Module) applyTelemetry(tx *store.Tx, cmd *store.Command) (any, error) {
 		return nil, err
 	}
 
-	// 2. Rollups (1 min, 1 h) of the new readings, aggregated here first.
-	type rkey struct {
-		dev, met int32
-		res      int64
-		bucket   int64
-	}
-	type agg struct {
-		n             int64
-		sum, min, max float64
-	}
-	aggs := map[rkey]*agg{}
-	var order []rkey
+	// 2. Rollups. Readings at or after the rollup watermark are folded in
+	// later by the leader's telemetry.rollup (per series, from the raw
+	// table), which keeps this hot path to two row writes per reading.
+	// Late readings (before the watermark) are folded in here, so the
+	// rollups stay exact.
+	var late []int
 	for i, r := range rs {
-		if !inserted[i] {
-			continue
-		}
-		for _, step := range [2]int64{60_000, 3_600_000} {
-			k := rkey{r.dev, r.met, step, floorDiv(r.ts, step) * step}
-			a := aggs[k]
-			if a == nil {
-				a = &agg{min: r.v, max: r.v}
-				aggs[k] = a
-				order = append(order, k)
-			}
-			a.n++
-			a.sum += r.v
-			a.min = math.Min(a.min, r.v)
-			a.max = math.Max(a.max, r.v)
+		if inserted[i] && r.ts < ver.rollupWM {
+			late = append(late, i)
 		}
 	}
-	if err := multiRow(tx, len(order), "INSERT INTO iot_rollup(device, metric, res, bucket, n, sum, min, max) VALUES ", "(?,?,?,?,?,?,?,?)",
-		" ON CONFLICT(device, metric, res, bucket) DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,"+
-			" min = CASE WHEN excluded.min < min THEN excluded.min ELSE min END,"+
-			" max = CASE WHEN excluded.max > max THEN excluded.max ELSE max END",
-		func(i int, args []any) []any {
-			k := order[i]
-			a := aggs[k]
-			return append(args, p.Devices[k.dev], p.Metrics[k.met], k.res/1000, k.bucket, a.n, a.sum, a.min, a.max)
-		}, nil); err != nil {
+	if err := foldRollups(tx, &p, rs, late); err != nil {
 		return nil, err
 	}
 
@@ -261,6 +234,91 @@ func (m *Module) applyTelemetry(tx *store.Tx, cmd *store.Command) (any, error) {
 		}
 	}
 	return res, nil
+}
+
+// foldRollups adds readings rs[idx] to their 1-minute and 1-hour buckets.
+func foldRollups(tx *store.Tx, p *batchPayload, rs []reading, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	type rkey struct {
+		dev, met int32
+		res      int64
+		bucket   int64
+	}
+	type agg struct {
+		n             int64
+		sum, min, max float64
+	}
+	aggs := map[rkey]*agg{}
+	var order []rkey
+	for _, i := range idx {
+		r := rs[i]
+		for _, step := range [2]int64{60_000, 3_600_000} {
+			k := rkey{r.dev, r.met, step, floorDiv(r.ts, step) * step}
+			a := aggs[k]
+			if a == nil {
+				a = &agg{min: r.v, max: r.v}
+				aggs[k] = a
+				order = append(order, k)
+			}
+			a.n++
+			a.sum += r.v
+			a.min = math.Min(a.min, r.v)
+			a.max = math.Max(a.max, r.v)
+		}
+	}
+	return multiRow(tx, len(order), "INSERT INTO iot_rollup(device, metric, res, bucket, n, sum, min, max) VALUES ", "(?,?,?,?,?,?,?,?)",
+		rollupUpsert, func(i int, args []any) []any {
+			k := order[i]
+			a := aggs[k]
+			return append(args, p.Devices[k.dev], p.Metrics[k.met], k.res/1000, k.bucket, a.n, a.sum, a.min, a.max)
+		}, nil)
+}
+
+const rollupUpsert = " ON CONFLICT(device, metric, res, bucket) DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum," +
+	" min = CASE WHEN excluded.min < min THEN excluded.min ELSE min END," +
+	" max = CASE WHEN excluded.max > max THEN excluded.max ELSE max END"
+
+// CmdRollup folds raw readings in [watermark, upto) into the rollups.
+const CmdRollup = "telemetry.rollup"
+
+type rollupPayload struct {
+	Upto int64 `json:"upto"`
+}
+
+// applyRollup advances the rollup watermark: for every series whose latest
+// reading is at or after the watermark (iot_latest), the raw readings in
+// [watermark, upto) are aggregated through the primary key and added to the
+// 1-minute and 1-hour buckets.
+func (m *Module) applyRollup(tx *store.Tx, cmd *store.Command) (any, error) {
+	var p rollupPayload
+	if err := decode(cmd, &p); err != nil {
+		return nil, err
+	}
+	ver, err := readVersions(tx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Upto <= ver.rollupWM {
+		return map[string]int64{"watermark": ver.rollupWM}, nil
+	}
+	var n int64
+	for _, step := range []int64{60, 3600} {
+		r, err := tx.Exec(`INSERT INTO iot_rollup(device, metric, res, bucket, n, sum, min, max)
+			SELECT r.device, r.metric, ?3, (r.ts / (?3 * 1000)) * (?3 * 1000), count(*), sum(r.value), min(r.value), max(r.value)
+			FROM iot_latest l JOIN iot_reading r ON r.device = l.device AND r.metric = l.metric AND r.ts >= ?1 AND r.ts < ?2
+			WHERE l.ts >= ?1 GROUP BY r.device, r.metric, r.ts / (?3 * 1000)`+rollupUpsert, ver.rollupWM, p.Upto, step)
+		if err != nil {
+			return nil, err
+		}
+		k, _ := r.RowsAffected()
+		n += k
+	}
+	if _, err := tx.Exec(`INSERT INTO iot_meta(key, value) VALUES ('rollup_wm', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, p.Upto); err != nil {
+		return nil, err
+	}
+	return map[string]int64{"watermark": p.Upto, "buckets": n}, nil
 }
 
 func floorDiv(a, b int64) int64 {

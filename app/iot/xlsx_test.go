@@ -118,7 +118,7 @@ func TestRetentionPrune(t *testing.T) {
 	e.mustCall("PUT", "/api/v1/telemetry/retention", Retention{Metric: "water_level", RawDays: 1, MinuteDays: 2, HourDays: 3}, nil, 200)
 	now := time.Now()
 	var b []mqtt.Reading
-	for _, age := range []time.Duration{0, 36 * time.Hour, 60 * time.Hour, 100 * time.Hour} {
+	for _, age := range []time.Duration{2 * time.Minute, 36 * time.Hour, 60 * time.Hour, 100 * time.Hour} {
 		b = append(b, mqtt.Reading{Device: d.ID, Metric: "water_level", Value: 1, TS: now.Add(-age)},
 			mqtt.Reading{Device: d.ID, Metric: "battery", Value: 3.6, TS: now.Add(-age)})
 	}
