@@ -11,7 +11,6 @@ import (
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -37,8 +36,8 @@ type Broker struct {
 	hook  *hook
 	batch *batcher
 	ws    *wsListener
-	tcp   *listeners.TCP
-	tlsl  *listeners.TCP
+	tcp   *tcpListener
+	tlsl  *tcpListener
 
 	events     chan func()
 	eventsDone chan struct{}
@@ -119,7 +118,7 @@ func New(opts Options) (*Broker, error) {
 // listeners are bound.
 func (b *Broker) Start(ctx context.Context) error {
 	if b.opts.TCPAddr != "-" {
-		b.tcp = listeners.NewTCP(listeners.Config{ID: ListenerTCP, Address: b.opts.TCPAddr})
+		b.tcp = newTCPListener(ListenerTCP, b.opts.TCPAddr, nil)
 		if err := b.srv.AddListener(b.tcp); err != nil {
 			return fmt.Errorf("mqtt: tcp listener: %w", err)
 		}
@@ -129,7 +128,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.tlsl = listeners.NewTCP(listeners.Config{ID: ListenerTLS, Address: b.opts.TLSAddr, TLSConfig: tc})
+		b.tlsl = newTCPListener(ListenerTLS, b.opts.TLSAddr, tc)
 		if err := b.srv.AddListener(b.tlsl); err != nil {
 			return fmt.Errorf("mqtt: tls listener: %w", err)
 		}

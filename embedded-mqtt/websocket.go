@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -28,6 +27,7 @@ type wsListener struct {
 	est     listeners.EstablishFn
 	closed  bool
 	started chan struct{}
+	conns   connSet
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -86,10 +86,11 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 	already := l.closed
 	l.closed = true
 	l.mu.Unlock()
-	if !already && l.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = l.srv.Shutdown(ctx)
-		cancel()
+	if !already {
+		if l.srv != nil {
+			_ = l.srv.Close() // hijacked WebSocket conns are closed by l.conns
+		}
+		l.conns.closeAfter(2 * time.Second)
 	}
 	closeClients(l.id)
 }
@@ -108,7 +109,13 @@ func (l *wsListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
-	if err := est(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}); err != nil {
+	raw := c.UnderlyingConn()
+	if !l.conns.add(raw) {
+		return
+	}
+	defer l.conns.remove(raw)
+	_ = raw.SetDeadline(time.Now().Add(connectTimeout))
+	if err := est(l.id, &wsConn{Conn: raw, c: c}); err != nil {
 		l.log.Debug("mqtt: websocket client", "error", err)
 	}
 }

@@ -106,12 +106,15 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
 	res := Result{Clients: cfg.Clients, QoS: cfg.QoS}
+	// client ids unique per run: a broker may still be tearing down the
+	// previous run's sessions
+	runID := time.Now().UnixNano() & 0xffffffff
 	var received atomic.Int64
 	var lastRecv atomic.Int64
 	var sub *Conn
 	if cfg.Subscribe != "" {
 		var err error
-		sub, err = Dial(ctx, cfg.Addr, "loadgen-sub", cfg.SubUser, cfg.SubPass, cfg.KeepAlive)
+		sub, err = Dial(ctx, cfg.Addr, fmt.Sprintf("lg%x-sub", runID), cfg.SubUser, cfg.SubPass, cfg.KeepAlive)
 		if err != nil {
 			return res, fmt.Errorf("subscriber: %w", err)
 		}
@@ -131,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Credentials != nil {
 			u, p = cfg.Credentials(i)
 		}
-		return fmt.Sprintf("loadgen-%d", i), u, p
+		return fmt.Sprintf("lg%x-%d", runID, i), u, p
 	}, cfg.KeepAlive)
 	defer func() {
 		for _, c := range conns {
