@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/yiwang/yiwang/app/audit"
+	"github.com/yiwang/yiwang/app/cases"
 	"github.com/yiwang/yiwang/app/demo"
 	"github.com/yiwang/yiwang/app/httpapi"
 	"github.com/yiwang/yiwang/app/iot"
@@ -139,6 +140,7 @@ func New(cfg Config, opts Options) (*App, error) {
 func domainModules(a *App) []httpapi.Module {
 	return []httpapi.Module{
 		iot.New(iot.Options{MQTT: a.cfg.MQTT, Hub: a.hub, Sessions: a.org, Logf: a.logf}),
+		cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf}),
 	}
 }
 

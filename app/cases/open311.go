@@ -186,10 +186,8 @@ func (m *Module) o311Post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return open311Error(w, err)
 	}
-	r, p, err := m.o311Principal(r, vals["api_key"], httpapi.PermCaseCreate)
-	if err != nil {
-		return open311Error(w, err)
-	}
+	// The request is checked before the key (the service list is public,
+	// so this reveals nothing).
 	mj, svc, err := m.serviceByCode(r.Context(), vals["service_code"])
 	if err != nil {
 		if vals["service_code"] == "" {
@@ -228,6 +226,10 @@ func (m *Module) o311Post(w http.ResponseWriter, r *http.Request) error {
 	}
 	in.Description = truncate(in.Description, 4000)
 	if err := in.Validate(); err != nil {
+		return open311Error(w, err)
+	}
+	r, p, err := m.o311Principal(r, vals["api_key"], httpapi.PermCaseCreate)
+	if err != nil {
 		return open311Error(w, err)
 	}
 	c, err := m.intake(r.Context(), r, p, in)
@@ -320,7 +322,7 @@ func (m *Module) o311List(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	{
-		cond, args := p.ScopeFilter(scopeCols)
+		cond, args := scopeFilter(p)
 		lq.And(cond, args...)
 	}
 	cases, err := m.queryCases(r.Context(), `SELECT `+caseCols+` FROM cases_case `+lq.WhereSQL()+` ORDER BY id DESC `+lq.LimitSQL(), lq.Args()...)

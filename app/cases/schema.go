@@ -78,10 +78,11 @@ var migrations = []string{
 		score INTEGER NOT NULL DEFAULT 0,
 		steps INTEGER NOT NULL DEFAULT 0
 	);
-	CREATE INDEX cases_case_open_dept ON cases_case(dept_id, stage_deadline) WHERE open = 1;
+	CREATE INDEX cases_case_open_dept ON cases_case(dept_id, state, stage_deadline) WHERE open = 1;
+	CREATE INDEX cases_case_open_dept_dl ON cases_case(dept_id, stage_deadline) WHERE open = 1;
 	CREATE INDEX cases_case_open_state ON cases_case(state, stage_deadline) WHERE open = 1;
 	CREATE INDEX cases_case_open_deadline ON cases_case(stage_deadline) WHERE open = 1;
-	CREATE INDEX cases_case_open_grid ON cases_case(grid_code, stage_deadline) WHERE open = 1;
+	CREATE INDEX cases_case_open_grid ON cases_case(grid_code, state, stage_deadline) WHERE open = 1;
 	CREATE INDEX cases_case_open_cat ON cases_case(category_code, lat) WHERE open = 1;
 	CREATE INDEX cases_case_dept ON cases_case(dept_id, id);
 	CREATE INDEX cases_case_grid ON cases_case(grid_code, id);

@@ -75,9 +75,10 @@ type Calendar struct {
 
 	Loc *time.Location `json:"-"`
 
-	mins     [][2]int // parsed periods, minutes after midnight
-	holidays map[string]bool
-	workdays map[string]bool
+	mins     [][2]int       // parsed periods, minutes after midnight
+	holidays map[int64]bool // by day number
+	workdays map[int64]bool
+	off      int // zone offset in seconds
 	weekend  [7]bool
 	ready    bool
 }
@@ -145,25 +146,27 @@ func (c *Calendar) Prepare() error {
 		}
 		c.weekend[d] = true
 	}
-	c.holidays = map[string]bool{}
-	c.workdays = map[string]bool{}
+	_, c.off = time.Date(2000, 1, 1, 0, 0, 0, 0, c.Loc).Zone()
+	c.holidays = map[int64]bool{}
+	c.workdays = map[int64]bool{}
 	for _, set := range []struct {
 		name string
 		in   []string
-		out  map[string]bool
+		out  map[int64]bool
 	}{{"holidays", c.Holidays, c.holidays}, {"workdays", c.Workdays, c.workdays}} {
 		if len(set.in) > 2000 {
 			return fmt.Errorf("%s: at most 2000 dates", set.name)
 		}
 		for _, d := range set.in {
-			if _, err := time.Parse("2006-01-02", d); err != nil {
+			n, ok := dateNum(c, d)
+			if !ok {
 				return fmt.Errorf("%s: %q is not a date (YYYY-MM-DD)", set.name, d)
 			}
-			set.out[d] = true
+			set.out[n] = true
 		}
 	}
-	for d := range c.holidays {
-		if c.workdays[d] {
+	for _, d := range c.Workdays {
+		if n, _ := dateNum(c, d); c.holidays[n] {
 			return fmt.Errorf("workdays: %s is also a holiday", d)
 		}
 	}
@@ -188,38 +191,46 @@ func (c *Calendar) must() {
 // holiday.
 func (c *Calendar) IsWorkday(t time.Time) bool {
 	c.must()
-	t = t.In(c.Loc)
-	d := t.Format("2006-01-02")
-	if c.workdays[d] {
+	return c.workday(c.dayNum(t))
+}
+
+// Days are numbered from 1970-01-01 in the calendar's zone, which has a
+// fixed offset (China has no daylight saving time), so day arithmetic is
+// integer arithmetic.
+func (c *Calendar) dayNum(t time.Time) int64 {
+	return floorDiv(t.Unix()+int64(c.off), 86400)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// dayStart is the instant of midnight that starts day n.
+func (c *Calendar) dayStart(n int64) time.Time {
+	return time.Unix(n*86400-int64(c.off), 0).In(c.Loc)
+}
+
+func (c *Calendar) workday(n int64) bool {
+	if c.workdays[n] {
 		return true
 	}
-	if c.holidays[d] {
+	if c.holidays[n] {
 		return false
 	}
-	return !c.weekend[t.Weekday()]
+	wd := (n%7 + 7 + 4) % 7 // 1970-01-01 was a Thursday
+	return !c.weekend[wd]
 }
 
-// midnight is the start of t's day in the calendar's zone.
-func (c *Calendar) midnight(t time.Time) time.Time {
-	t = t.In(c.Loc)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, c.Loc)
-}
-
-// intervals returns the working intervals of the day starting at midnight
-// day (nil on a day off).
-func (c *Calendar) intervals(day time.Time) [][2]time.Time {
-	if !c.IsWorkday(day) {
-		return nil
+func dateNum(c *Calendar, d string) (int64, bool) {
+	t, err := time.ParseInLocation("2006-01-02", d, c.Loc)
+	if err != nil {
+		return 0, false
 	}
-	out := make([][2]time.Time, len(c.mins))
-	for i, p := range c.mins {
-		out[i] = [2]time.Time{day.Add(time.Duration(p[0]) * time.Minute), day.Add(time.Duration(p[1]) * time.Minute)}
-	}
-	return out
-}
-
-func nextDay(day time.Time) time.Time {
-	return time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, day.Location())
+	return c.dayNum(t), true
 }
 
 // maxDays bounds every day-by-day walk (about 30 years).
@@ -235,51 +246,69 @@ func (c *Calendar) AddWorking(start time.Time, d time.Duration) time.Time {
 		return start
 	}
 	rem := d
-	t := start
-	day := c.midnight(start)
-	for i := 0; i < maxDays; i++ {
-		for _, iv := range c.intervals(day) {
-			if !t.Before(iv[1]) {
+	n := c.dayNum(start)
+	for i := 0; i < maxDays; i, n = i+1, n+1 {
+		if !c.workday(n) {
+			continue
+		}
+		day := c.dayStart(n)
+		for _, p := range c.mins {
+			a, b := day.Add(time.Duration(p[0])*time.Minute), day.Add(time.Duration(p[1])*time.Minute)
+			if !start.Before(b) {
 				continue
 			}
-			s := iv[0]
-			if t.After(s) {
-				s = t
+			if start.After(a) {
+				a = start
 			}
-			avail := iv[1].Sub(s)
-			if rem <= avail {
-				return s.Add(rem)
+			if avail := b.Sub(a); rem <= avail {
+				return a.Add(rem)
+			} else {
+				rem -= avail
 			}
-			rem -= avail
 		}
-		day = nextDay(day)
-		t = day
 	}
 	return start.Add(d) // no working time in 30 years: degrade to clock time
 }
 
+// overlap is the working time of day n inside [from, to).
+func (c *Calendar) overlap(n int64, from, to time.Time) time.Duration {
+	if !c.workday(n) {
+		return 0
+	}
+	day := c.dayStart(n)
+	var sum time.Duration
+	for _, p := range c.mins {
+		a, b := day.Add(time.Duration(p[0])*time.Minute), day.Add(time.Duration(p[1])*time.Minute)
+		if a.Before(from) {
+			a = from
+		}
+		if b.After(to) {
+			b = to
+		}
+		if b.After(a) {
+			sum += b.Sub(a)
+		}
+	}
+	return sum
+}
+
 // WorkingBetween is the working time in [from, to) (zero if to <= from).
+// Whole days in between cost an integer test each.
 func (c *Calendar) WorkingBetween(from, to time.Time) time.Duration {
 	c.must()
 	if !to.After(from) {
 		return 0
 	}
-	var sum time.Duration
-	day := c.midnight(from)
-	for i := 0; i < maxDays && day.Before(to); i++ {
-		for _, iv := range c.intervals(day) {
-			a, b := iv[0], iv[1]
-			if a.Before(from) {
-				a = from
-			}
-			if b.After(to) {
-				b = to
-			}
-			if b.After(a) {
-				sum += b.Sub(a)
-			}
+	fd, td := c.dayNum(from), c.dayNum(to)
+	if fd == td {
+		return c.overlap(fd, from, to)
+	}
+	sum := c.overlap(fd, from, to) + c.overlap(td, from, to)
+	full := c.DayLength()
+	for n := fd + 1; n < td; n++ {
+		if c.workday(n) {
+			sum += full
 		}
-		day = nextDay(day)
 	}
 	return sum
 }
@@ -305,13 +334,13 @@ func (c *Calendar) Deadline(start time.Time, l Limit) time.Time {
 		if n < 1 {
 			n = 1
 		}
-		day := c.midnight(start)
+		d := c.dayNum(start)
 		for i := 0; i < maxDays; i++ {
-			day = nextDay(day)
-			if c.IsWorkday(day) {
+			d++
+			if c.workday(d) {
 				n--
 				if n == 0 {
-					return day.Add(time.Duration(c.mins[len(c.mins)-1][1]) * time.Minute)
+					return c.dayStart(d).Add(time.Duration(c.mins[len(c.mins)-1][1]) * time.Minute)
 				}
 			}
 		}

@@ -236,3 +236,11 @@ func TestStoredCalendarAndScan(t *testing.T) {
 		t.Fatalf("repeat supervise")
 	}
 }
+
+func BenchmarkWorkingBetweenTwoYears(b *testing.B) {
+	c := DefaultCalendar()
+	from, to := at("2024-11-22 10:00"), at("2026-11-22 10:00")
+	for i := 0; i < b.N; i++ {
+		c.WorkingBetween(from, to)
+	}
+}
