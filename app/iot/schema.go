@@ -164,4 +164,7 @@ var migrations = []string{
 		created_by TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX iot_command_device ON iot_command(device_id, created_at);`,
+	// The latest-value push scans iot_latest (one row per series) instead:
+	// a secondary index on idx doubled the cost of the hottest upsert.
+	`DROP INDEX iot_latest_idx`,
 }
