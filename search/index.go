@@ -482,8 +482,13 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 	}
 	os.RemoveAll(old)
 	ix.idf.Clear()
-	ix.idx, err = bleve.Open(ix.dir)
-	return err
+	nidx, err = bleve.Open(ix.dir)
+	if err != nil {
+		ix.idx = nil
+		return err
+	}
+	ix.idx = nidx
+	return nil
 }
 
 // Bulk accumulates documents into batches for fast imports. It skips the

@@ -54,14 +54,6 @@ func openSample(t *testing.T) *Index {
 	return ix
 }
 
-func ids(r *Result) []string {
-	var out []string
-	for _, h := range r.Hits {
-		out = append(out, h.ID)
-	}
-	return out
-}
-
 func search(t *testing.T, ix *Index, q string, filter map[string][]string) *Result {
 	t.Helper()
 	r, err := ix.Search(context.Background(), Request{Query: q, Filter: filter})

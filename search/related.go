@@ -53,7 +53,9 @@ func (ix *Index) KeyTerms(text string, n int) []KeyTerm {
 func (ix *Index) keyTerms(idx bleve.Index, text string, n int) []KeyTerm {
 	tf := map[string]int{}
 	words(Fold(text), func(term string, _, _, _ int) {
-		if utf8.RuneCountInString(term) < 2 || stopWords[term] || isNumeric(term) {
+		// 张某/某公司: anonymised names are frequent in case texts and
+		// say nothing about the law that applies.
+		if utf8.RuneCountInString(term) < 2 || stopWords[term] || isNumeric(term) || strings.Contains(term, "某") || strings.HasSuffix(term, "月入") {
 			return
 		}
 		tf[term]++
@@ -134,7 +136,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		n = 10
 	}
 	if opt.Terms <= 0 {
-		opt.Terms = 24
+		opt.Terms = relatedTerms
 	}
 	if opt.Passages <= 0 {
 		opt.Passages = 3
@@ -161,7 +163,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		mustNot = append(mustNot, query.NewDisjunctionQuery(ex))
 	}
 	bq := query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, mustNot)
-	sr := bleve.NewSearchRequestOptions(bq, 300, 0, false)
+	sr := bleve.NewSearchRequestOptions(bq, 500, 0, false)
 	sr.Fields = []string{"doc_id", "status"}
 	res, err := idx.SearchInContext(ctx, sr)
 	if err != nil {
@@ -172,21 +174,53 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		scores []float64
 		secs   []string
 		status string
+		doc    float64 // document-level score
 	}
 	byDoc := map[string]*agg{}
 	var order []*agg
-	for _, h := range res.Hits {
-		d := fieldStr(h, "doc_id")
+	get := func(d string) *agg {
 		a := byDoc[d]
 		if a == nil {
-			a = &agg{id: d, status: fieldStr(h, "status")}
+			a = &agg{id: d}
 			byDoc[d] = a
 			order = append(order, a)
 		}
+		return a
+	}
+	for _, h := range res.Hits {
+		a := get(fieldStr(h, "doc_id"))
+		a.status = fieldStr(h, "status")
 		a.scores = append(a.scores, h.Score)
 		a.secs = append(a.secs, h.ID)
 	}
-	score := func(a *agg) float64 {
+	// document level: the key terms as phrases over whole bodies rewards
+	// documents that cover the topic broadly, not one lucky article.
+	var dshould []query.Query
+	for _, kt := range kts {
+		dshould = append(dshould, phraseQ("body", kt.Term, kt.Weight))
+	}
+	dmust := []query.Query{termQ("type", "doc", 0)}
+	dmust = append(dmust, must[1:]...)
+	var dnot []query.Query
+	if len(opt.Exclude) > 0 {
+		dnot = append(dnot, query.NewDocIDQuery(opt.Exclude))
+	}
+	dsr := bleve.NewSearchRequestOptions(query.NewBooleanQuery(dmust, []query.Query{query.NewDisjunctionQuery(dshould)}, dnot), 200, 0, false)
+	dsr.Fields = []string{"status"}
+	dres, err := idx.SearchInContext(ctx, dsr)
+	if err != nil {
+		return nil, err
+	}
+	maxDoc := 0.0
+	for _, h := range dres.Hits {
+		a := get(h.ID)
+		a.status = fieldStr(h, "status")
+		a.doc = h.Score
+		if h.Score > maxDoc {
+			maxDoc = h.Score
+		}
+	}
+	secScore := func(a *agg) float64 {
 		// best section, plus diminishing credit for more matching sections
 		s := 0.0
 		for i, v := range a.scores {
@@ -195,11 +229,37 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 			}
 			s += v / float64(int(1)<<i)
 		}
-		if a.status == meta.StatusRepealed {
-			s *= 0.5
-		}
 		return s
 	}
+	maxSec := 0.0
+	for _, a := range order {
+		if v := secScore(a); v > maxSec {
+			maxSec = v
+		}
+	}
+	infos := ix.loadDocs(idx, func() []string {
+		var ids []string
+		for _, a := range order {
+			ids = append(ids, a.id)
+		}
+		return ids
+	}())
+	final := map[string]float64{}
+	for _, a := range order {
+		v := 0.0
+		if maxSec > 0 {
+			v += relatedSectionWeight * secScore(a) / maxSec
+		}
+		if maxDoc > 0 {
+			v += relatedDocWeight * a.doc / maxDoc
+		}
+		v = v * (1 + relatedPrior*(prior(infos[a.id])-1))
+		if a.status == meta.StatusRepealed {
+			v *= 0.5
+		}
+		final[a.id] = v
+	}
+	score := func(a *agg) float64 { return final[a.id] }
 	// explicit citations: 《中华人民共和国劳动法》 points at a document
 	if opt.Citations {
 		for _, m := range citeRe.FindAllStringSubmatch(text, 20) {
@@ -207,17 +267,8 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 			if id == "" {
 				continue
 			}
-			a := byDoc[id]
-			if a == nil {
-				a = &agg{id: id}
-				byDoc[id] = a
-				order = append(order, a)
-			}
-			best := 0.0
-			if len(order) > 0 && len(order[0].scores) > 0 {
-				best = order[0].scores[0]
-			}
-			a.scores = append([]float64{best * 2}, a.scores...)
+			get(id)
+			final[id] += 2
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return score(order[i]) > score(order[j]) })
@@ -229,7 +280,10 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	for _, a := range order {
 		ids = append(ids, a.id)
 	}
-	docs := ix.loadDocs(idx, ids)
+	docs := infos
+	if len(docs) < len(ids) {
+		docs = ix.loadDocs(idx, ids)
+	}
 	keys := make([]string, len(kts))
 	for i, kt := range kts {
 		keys[i] = kt.Term
@@ -250,6 +304,10 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 			}
 			h.Passages = append(h.Passages, p)
 		}
+		if len(secs) == 0 {
+			// matched at document level only: show where the terms are
+			h.Snippet = ""
+		}
 		if len(h.Passages) > 0 {
 			h.Snippet = Snippet(h.Passages[0].Label+" "+h.Passages[0].Text, keys, 120)
 		}
@@ -257,6 +315,30 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	}
 	out.TookMS = float64(time.Since(start).Microseconds()) / 1000
 	return out, nil
+}
+
+// Related weights, tuned on the corpus cases (see TestCorpusRelated).
+var (
+	relatedSectionWeight = 1.0
+	relatedDocWeight     = 1.0
+	relatedPrior         = 1.0
+	relatedTerms         = 24
+)
+
+// prior favours documents of higher legal force, which apply to any
+// county's case: laws and judicial interpretations over local texts.
+func prior(h Hit) float64 {
+	p := 1.0
+	switch h.DocType {
+	case "法律", "宪法":
+		p = 1.4
+	case "司法解释", "行政法规":
+		p = 1.15
+	}
+	if h.Level == "国家" {
+		p *= 1.1
+	}
+	return p
 }
 
 func (ix *Index) byTitle(idx bleve.Index, title string) string {

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DocNumber is a parsed 发文字号.
@@ -77,25 +78,45 @@ func FindDocNumbers(s string, max int) []DocNumber {
 		n  DocNumber
 	}
 	var fs []found
-	for _, m := range bracketRe.FindAllStringSubmatchIndex(s, -1) {
-		code := cleanCode(s[m[2]:m[3]])
-		y, _ := strconv.Atoi(s[m[4]:m[5]])
-		q, _ := strconv.Atoi(s[m[6]:m[7]])
-		fs = append(fs, found{m[0], DocNumber{Code: code, Year: y, Seq: q, Text: code + "〔" + strconv.Itoa(y) + "〕" + strconv.Itoa(q) + "号"}})
-	}
-	for _, m := range announceRe.FindAllStringSubmatchIndex(s, -1) {
-		code := cleanCode(s[m[2]:m[3]])
-		y, _ := strconv.Atoi(s[m[4]:m[5]])
-		q, _ := strconv.Atoi(s[m[6]:m[7]])
-		fs = append(fs, found{m[0], DocNumber{Code: code, Year: y, Seq: q, Text: code + strconv.Itoa(y) + "年第" + strconv.Itoa(q) + "号"}})
-	}
-	for _, m := range orderRe.FindAllStringSubmatchIndex(s, -1) {
-		code := cleanCode(s[m[2]:m[3]])
-		q, ok := ChineseNumber(s[m[4]:m[5]])
-		if !ok || code == "令" && m[2] == m[3] {
+	// Every form ends with 号: run the patterns only on a short window
+	// before each 号 (running them over the whole text backtracks badly).
+	for off := 0; ; {
+		i := strings.Index(s[off:], "号")
+		if i < 0 {
+			break
+		}
+		end := off + i + len("号")
+		off = end
+		from := end - 100
+		if from < 0 {
+			from = 0
+		}
+		for from > 0 && !utf8.RuneStart(s[from]) {
+			from++
+		}
+		w := s[from:end]
+		if m := lastMatchEnding(bracketRe, w); m != nil {
+			code := cleanCode(w[m[2]:m[3]])
+			y, _ := strconv.Atoi(w[m[4]:m[5]])
+			q, _ := strconv.Atoi(w[m[6]:m[7]])
+			fs = append(fs, found{from + m[0], DocNumber{Code: code, Year: y, Seq: q, Text: code + "〔" + strconv.Itoa(y) + "〕" + strconv.Itoa(q) + "号"}})
 			continue
 		}
-		fs = append(fs, found{m[0], DocNumber{Code: code, Seq: q, Text: code + "第" + strconv.Itoa(q) + "号"}})
+		if m := lastMatchEnding(announceRe, w); m != nil {
+			code := cleanCode(w[m[2]:m[3]])
+			y, _ := strconv.Atoi(w[m[4]:m[5]])
+			q, _ := strconv.Atoi(w[m[6]:m[7]])
+			fs = append(fs, found{from + m[0], DocNumber{Code: code, Year: y, Seq: q, Text: code + strconv.Itoa(y) + "年第" + strconv.Itoa(q) + "号"}})
+			continue
+		}
+		if m := lastMatchEnding(orderRe, w); m != nil {
+			code := cleanCode(w[m[2]:m[3]])
+			q, ok := ChineseNumber(w[m[4]:m[5]])
+			if !ok || code == "令" && m[2] == m[3] {
+				continue
+			}
+			fs = append(fs, found{from + m[0], DocNumber{Code: code, Seq: q, Text: code + "第" + strconv.Itoa(q) + "号"}})
+		}
 	}
 	// order by position, drop overlaps
 	for i := 1; i < len(fs); i++ {
@@ -116,6 +137,17 @@ func FindDocNumbers(s string, max int) []DocNumber {
 		}
 	}
 	return out
+}
+
+// lastMatchEnding returns the submatch indexes of the match of re that ends
+// exactly at the end of w, or nil.
+func lastMatchEnding(re *regexp.Regexp, w string) []int {
+	for _, m := range re.FindAllStringSubmatchIndex(w, -1) {
+		if m[1] == len(w) {
+			return m
+		}
+	}
+	return nil
 }
 
 // NormalizeDocNumber returns the canonical form of a 发文字号, or s trimmed
