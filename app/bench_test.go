@@ -31,7 +31,18 @@ var (
 	benchSrv  *benchServer
 )
 
+// TestMain removes the benchmark's data directory after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchSrv != nil {
+		benchSrv.a.Close()
+		os.RemoveAll(benchSrv.dir)
+	}
+	os.Exit(code)
+}
+
 type benchServer struct {
+	dir    string
 	a      *App
 	url    string
 	admin  string
@@ -63,7 +74,7 @@ func setupBench(b *testing.B) *benchServer {
 		if err := a.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		s := &benchServer{a: a, url: a.URL(), rows: rows}
+		s := &benchServer{dir: dir, a: a, url: a.URL(), rows: rows}
 		rows2, _ := a.Store().DB().Query(`SELECT id FROM org_department ORDER BY id`)
 		for rows2.Next() {
 			var id int64

@@ -321,6 +321,24 @@ var userList = &httpapi.ListSpec{
 
 var userScope = httpapi.ScopeColumns{Dept: "u.dept_id", Grid: "u.grid_code", Owner: "u.id"}
 
+// userScopeFor drops the "or myself" alternative when the principal's own
+// department or grid already covers it: an OR defeats the index and turns
+// a department's page into a scan of every account.
+func userScopeFor(p *httpapi.Principal) httpapi.ScopeColumns {
+	c := userScope
+	switch p.Scope.Kind {
+	case httpapi.ScopeDeptTree:
+		if p.InScope(p.DeptID, "", 0) {
+			c.Owner = ""
+		}
+	case httpapi.ScopeGrid:
+		if p.InScope(0, p.GridCode, 0) {
+			c.Owner = ""
+		}
+	}
+	return c
+}
+
 func (m *Module) userRoutes(r *httpapi.Router) {
 	tags := []string{"users"}
 	r.Handle(httpapi.Route{Method: "GET", Path: "/api/v1/users", Perm: httpapi.PermUserRead, Tags: tags,
@@ -349,7 +367,7 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	q.Scope(p, userScope)
+	q.Scope(p, userScopeFor(p))
 	page, err := queryPage(r.Context(), m.st.DB(), &q, `SELECT `+userCols+userFrom, `SELECT count(*) FROM org_user u`, known, scanUser)
 	if err != nil {
 		return err
@@ -362,7 +380,8 @@ func (m *Module) visibleUser(r *http.Request) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
-	cond, args := httpapi.MustPrincipal(r).ScopeFilter(userScope)
+	p := httpapi.MustPrincipal(r)
+	cond, args := p.ScopeFilter(userScopeFor(p))
 	u, err := scanUser(m.st.DB().QueryRowContext(r.Context(), `SELECT `+userCols+userFrom+` WHERE u.id = ? AND `+cond, append([]any{id}, args...)...))
 	if err != nil {
 		return nil, notFound("user", id, err)

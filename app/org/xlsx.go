@@ -447,7 +447,8 @@ var roleByTitle = func() map[string]string {
 }()
 
 func (m *Module) exportUsers(w http.ResponseWriter, r *http.Request) error {
-	cond, args := httpapi.MustPrincipal(r).ScopeFilter(userScope)
+	p := httpapi.MustPrincipal(r)
+	cond, args := p.ScopeFilter(userScopeFor(p))
 	rows, err := m.st.DB().QueryContext(r.Context(), `SELECT u.username, u.name, u.phone, u.email, coalesce(d.name, ''), u.grid_code, u.roles, u.data_scope
 		`+userFrom+` WHERE `+cond+` ORDER BY u.id LIMIT 100000`, args...)
 	if err != nil {
