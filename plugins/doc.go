@@ -16,9 +16,17 @@
 //     plugin holds the "clock" permission. Anything else a plugin can do
 //     goes through the "yiwang" host module, and each capability is a
 //     manifest permission the admin approved.
-//   - Every call runs under a context deadline with WithCloseOnContextDone,
-//     so a looping guest is stopped at the next loop header. A call that
-//     traps, panics (a Go panic prints to stderr and executes
+//   - Every call runs under a deadline. wazero's WithCloseOnContextDone
+//     would do it, but it leaves native code for Go at every loop header,
+//     and Go-compiled wasm enters a loop at every function call: it made
+//     the example decoder 5-10x slower. So the host rewrites the module at
+//     load (instrument.go): every 1024 loop headers the guest calls its own
+//     WASI sched_yield import, which the host implements per instance and
+//     which aborts the call once the watchdog (context.AfterFunc on the
+//     call's deadline) has fired. That also keeps the Go runtime able to
+//     stop the world for GC while a guest computes. Modules the rewriter
+//     cannot handle fall back to WithCloseOnContextDone.
+//   - A call that traps, panics (a Go panic prints to stderr and executes
 //     "unreachable"), calls proc_exit, runs out of memory or times out is a
 //     failure: the instance is thrown away (its state may be corrupt), the
 //     failure is counted and logged with the first stderr lines, and after

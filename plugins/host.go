@@ -231,16 +231,18 @@ func New(cfg Config) (*Host, error) {
 	} else {
 		h.cache = wazero.NewCompilationCache()
 	}
-	h.vrt = wazero.NewRuntimeWithConfig(context.Background(), h.runtimeConfig())
+	h.vrt = wazero.NewRuntimeWithConfig(context.Background(), h.runtimeConfig(false))
 	h.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(cfg.Location))
 	return h, nil
 }
 
-func (h *Host) runtimeConfig() wazero.RuntimeConfig {
+// runtimeConfig: closeOnDone is only needed for modules the loop
+// instrumentation cannot handle (see instrument.go).
+func (h *Host) runtimeConfig(closeOnDone bool) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(uint32(h.cfg.MemoryLimitMB) * 16). // 64 KiB pages
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(closeOnDone)
 }
 
 // Close stops cron, unloads every plugin and releases the runtimes.
@@ -276,6 +278,10 @@ func (h *Host) Validate(ctx context.Context, pkg []byte, ap Approval) (*Manifest
 	p, err := h.check(pkg, ap)
 	if err != nil {
 		return nil, err
+	}
+	if bin, err := instrumentLoops(p.Wasm); err == nil {
+		// Compile what Load will run, so Load hits the cache.
+		p = &Package{Manifest: p.Manifest, Wasm: bin}
 	}
 	cm, err := h.compile(ctx, h.vrt, p)
 	if err != nil {

@@ -31,6 +31,9 @@ func mustJSON(tb testing.TB, v any) []byte {
 func TestDecoderExample(t *testing.T) {
 	h, _, _ := newTestHost(t, nil)
 	installExample(t, h, "examples/decoder", nil, nil)
+	if p, _ := h.get("lora-water"); !p.instrumented {
+		t.Fatal("decoder fell back to WithCloseOnContextDone (slow): instrumentation failed")
+	}
 	ctx := context.Background()
 	tel, err := h.Decode(ctx, "lora-water-v1", waterFrame(7, 1234, 3200, -15, 1))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -39,9 +40,10 @@ type plugin struct {
 	settings map[string]string
 	perms    map[string]bool
 
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
-	modCfg   wazero.ModuleConfig
+	rt           wazero.Runtime
+	compiled     wazero.CompiledModule
+	instrumented bool // yw_stop global injected: timeouts via watchdog
+	modCfg       wazero.ModuleConfig
 
 	slots chan struct{}  // one token per instance allowed to exist
 	idle  chan *instance // idle instances
@@ -58,6 +60,7 @@ type plugin struct {
 
 type instance struct {
 	mod    api.Module
+	stop   *atomic.Bool // set by the watchdog; nil when not instrumented
 	buffer api.Function
 	fns    map[string]api.Function
 	bufPtr uint32
@@ -136,7 +139,14 @@ func (h *Host) newPlugin(ctx context.Context, pk *Package, rec Record) (*plugin,
 		p.logs = newRing(h.cfg.LogLines)
 	}
 
-	p.rt = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig())
+	// Prefer the instrumented module (cheap timeouts, see instrument.go);
+	// fall back to wazero's close-on-context-done checks.
+	run := pk
+	if bin, err := instrumentLoops(pk.Wasm); err == nil {
+		run = &Package{Manifest: m, Wasm: bin}
+		p.instrumented = true
+	}
+	p.rt = wazero.NewRuntimeWithConfig(ctx, h.runtimeConfig(!p.instrumented))
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
 		p.rt.Close(ctx)
 		return nil, err
@@ -145,7 +155,7 @@ func (h *Host) newPlugin(ctx context.Context, pk *Package, rec Record) (*plugin,
 		p.rt.Close(ctx)
 		return nil, err
 	}
-	cm, err := h.compile(ctx, p.rt, pk)
+	cm, err := h.compile(ctx, p.rt, run)
 	if err != nil {
 		p.rt.Close(ctx)
 		return nil, err
@@ -154,7 +164,12 @@ func (h *Host) newPlugin(ctx context.Context, pk *Package, rec Record) (*plugin,
 	// No FS, no args, no env, no sockets: WASI gets nothing but stdio
 	// (captured into the plugin log), random, and a clock that is fake
 	// unless the "clock" permission is granted.
-	p.modCfg = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").WithRandSource(rand.Reader)
+	p.modCfg = wazero.NewModuleConfig().WithName("").WithRandSource(rand.Reader)
+	if p.instrumented {
+		p.modCfg = p.modCfg.WithStartFunctions() // _initialize runs under the watchdog
+	} else {
+		p.modCfg = p.modCfg.WithStartFunctions("_initialize")
+	}
 	if p.perms[abi.PermClock] {
 		p.modCfg = p.modCfg.WithSysWalltime().WithSysNanotime()
 	}
@@ -176,11 +191,35 @@ func (p *plugin) instantiate(ctx context.Context) (*instance, error) {
 	ctx = context.WithValue(ctx, callKey{}, &callState{p: p, ctx: ctx, init: true})
 	inst := &instance{stderr: &lineWriter{p: p, level: "stderr"}, fns: map[string]api.Function{}}
 	cfg := p.modCfg.WithStdout(&lineWriter{p: p, level: "stdout"}).WithStderr(inst.stderr)
+	if p.instrumented {
+		stop := new(atomic.Bool)
+		inst.stop = stop
+		// The injected loop-header code calls sched_yield regularly.
+		cfg = cfg.WithOsyield(func() {
+			if stop.Load() {
+				panic(sys.NewExitError(sys.ExitCodeDeadlineExceeded))
+			}
+		})
+	}
 	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: instantiate: %w%s", p.name, err, inst.stderr.tail())
 	}
 	inst.mod = mod
+	if p.instrumented {
+		stopped := false
+		err := inst.guard(ctx, &stopped, func() error {
+			_, err := mod.ExportedFunction("_initialize").Call(ctx)
+			return err
+		})
+		if err != nil {
+			mod.Close(ctx)
+			if stopped {
+				return nil, fmt.Errorf("plugin %s: initialisation timed out after %v", p.name, p.h.cfg.InitTimeout)
+			}
+			return nil, fmt.Errorf("plugin %s: initialise: %w%s", p.name, err, inst.stderr.tail())
+		}
+	}
 	res, err := mod.ExportedFunction(abi.ExportABI).Call(ctx)
 	if err != nil {
 		mod.Close(ctx)
@@ -303,7 +342,17 @@ func (p *plugin) call(ctx context.Context, export string, head, body []byte) ([]
 	defer cancel()
 	cs := &callState{p: p, ctx: cctx}
 	cctx = context.WithValue(cctx, callKey{}, cs)
-	out, err := inst.run(cctx, export, head, body)
+	stopped := false
+	var out []byte
+	err = inst.guard(cctx, &stopped, func() (err error) {
+		out, err = inst.run(cctx, export, head, body)
+		return err
+	})
+	if stopped && err != nil && cctx.Err() == context.DeadlineExceeded {
+		err = sys.NewExitError(sys.ExitCodeDeadlineExceeded)
+	} else if stopped && err != nil {
+		err = sys.NewExitError(sys.ExitCodeContextCanceled)
+	}
 	if err != nil {
 		// The instance may be half-way through anything: drop it.
 		p.release(inst, false)
@@ -322,8 +371,22 @@ func (p *plugin) call(ctx context.Context, export string, head, body []byte) ([]
 		}
 		return nil, p.record(start, &callError{p.name, msg + inst.stderr.tail()})
 	}
-	p.release(inst, true)
+	p.release(inst, !stopped)
 	return out, nil
+}
+
+// guard runs fn with the watchdog armed: when ctx is done (deadline or
+// cancel) the stop flag is set and the guest is aborted at its next yield
+// (see instrument.go). *stopped reports whether the watchdog fired; the instance must
+// then be discarded even if fn finished.
+func (inst *instance) guard(ctx context.Context, stopped *bool, fn func() error) error {
+	if inst.stop == nil {
+		return fn()
+	}
+	halt := context.AfterFunc(ctx, func() { inst.stop.Store(true) })
+	err := fn()
+	*stopped = !halt()
+	return err
 }
 
 func (inst *instance) run(ctx context.Context, export string, head, body []byte) ([]byte, error) {
