@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -156,6 +157,11 @@ func TestSearchSamples(t *testing.T) {
 	if p := rel.Hits[0].Passages[0]; p.Anchor != "art-44" && p.Anchor != "art-36" {
 		t.Errorf("related passage: %+v", p)
 	}
+	for _, h := range rel.Hits {
+		if h.Snippet == "" {
+			t.Errorf("related hit %s without snippet", h.ID)
+		}
+	}
 }
 
 func contains(s []string, x string) bool {
@@ -283,5 +289,27 @@ func TestPhrasePositions(t *testing.T) {
 	})
 	if !contains(ws, "加班费") || !contains(ws, "44") {
 		t.Errorf("words: %v", ws)
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	r := &Result{Hits: []Hit{{ID: "a", Title: "t", Kind: KindPolicy, Score: 1, Snippet: "<mark>x</mark>"}}, Total: 1, TookMS: 2.5}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]interface{}
+	json.Unmarshal(b, &m)
+	hit := m["hits"].([]interface{})[0].(map[string]interface{})
+	for _, k := range []string{"id", "title", "doc_number", "kind", "score", "snippet"} {
+		if _, ok := hit[k]; !ok {
+			t.Errorf("hit JSON lacks %q: %s", k, b)
+		}
+	}
+	if _, ok := m["total"]; !ok {
+		t.Errorf("no total: %s", b)
+	}
+	if _, ok := m["took_ms"]; !ok {
+		t.Errorf("no took_ms: %s", b)
 	}
 }

@@ -306,7 +306,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		if len(secs) == 0 {
 			// matched at document level only: show where the terms are
-			h.Snippet = ""
+			h.Snippet = Snippet(ix.docText(idx, a.id), keys, 120)
 		}
 		if len(h.Passages) > 0 {
 			h.Snippet = Snippet(h.Passages[0].Label+" "+h.Passages[0].Text, keys, 120)
@@ -352,6 +352,16 @@ func (ix *Index) byTitle(idx bleve.Index, title string) string {
 		return ""
 	}
 	return r.Hits[0].ID
+}
+
+func (ix *Index) docText(idx bleve.Index, id string) string {
+	req := bleve.NewSearchRequestOptions(query.NewDocIDQuery([]string{id}), 1, 0, false)
+	req.Fields = []string{"text"}
+	r, err := idx.Search(req)
+	if err != nil || len(r.Hits) == 0 {
+		return ""
+	}
+	return fieldStr(r.Hits[0], "text")
 }
 
 func (ix *Index) loadDocs(idx bleve.Index, ids []string) map[string]Hit {
