@@ -30,22 +30,23 @@ func applyBenchSeed(tx *store.Tx, cmd *store.Command) (any, error) {
 		return nil, err
 	}
 	base := p.Base.UTC().Format("2006-01-02 15:04:05")
-	// 5% open (a third of them in the dispatch centre's queue), 50
+	// 5% open (a third of them in the dispatch centre's queue, a sixth
+	// waiting for verification), 50
 	// departments, 10 townships × 30 unit grids, one case a minute back
 	// from base (a million cases span about two years).
 	_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO cases_case(id, title, source, category_code, condition_id, state, open, dept_id, grid_code, township_code, lat, lng,
 			created_at, updated_at, stage, stage_round, stage_started_at, stage_deadline, stage_unit, urge_at, closed_at, steps)
 		SELECT i, 'bench case ' || i, 'staff', 'E01' || printf('%02d', 1 + i % 9), 0,
-			CASE WHEN i % 20 = 0 THEN (CASE i % 3 WHEN 0 THEN 'registered' WHEN 1 THEN 'dispatched' ELSE 'handling' END) ELSE 'closed' END,
+			CASE WHEN i % 20 = 0 THEN (CASE i % 3 WHEN 0 THEN 'registered' WHEN 1 THEN 'dispatched' ELSE (CASE WHEN i % 40 = 0 THEN 'feedback' ELSE 'handling' END) END) ELSE 'closed' END,
 			CASE WHEN i % 20 = 0 THEN 1 ELSE 0 END,
 			CASE WHEN i % 20 = 0 AND i % 3 = 0 THEN 0 ELSE 1 + (i / 20) % 50 END,
-			'139999' || printf('%03d', 1 + i % 10) || '001' || printf('%02d', 1 + (i / 10) % 30),
-			'139999' || printf('%03d', 1 + i % 10),
+			'139999' || printf('%03d', 1 + (i / 7) % 10) || '001' || printf('%02d', 1 + (i / 3) % 30),
+			'139999' || printf('%03d', 1 + (i / 7) % 10),
 			30 + (i % 1000) * 0.0001, 120 + (i % 997) * 0.0001,
 			strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || i || ' minutes'),
 			strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || i || ' minutes'),
-			CASE WHEN i % 20 = 0 THEN (CASE i % 3 WHEN 0 THEN 'dispatch' ELSE 'handle' END) ELSE '' END,
+			CASE WHEN i % 20 = 0 THEN (CASE WHEN i % 3 = 0 THEN 'dispatch' WHEN i % 3 = 2 AND i % 40 = 0 THEN 'verify' ELSE 'handle' END) ELSE '' END,
 			1,
 			CASE WHEN i % 20 = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || i || ' minutes') ELSE '' END,
 			CASE WHEN i % 20 = 0 THEN strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || i || ' minutes', '+2 days') ELSE '' END,
@@ -118,7 +119,9 @@ func BenchmarkQueries1M(b *testing.B) {
 
 	all := &httpapi.Principal{UserID: 1, Roles: []string{httpapi.RoleOperator}, Scope: httpapi.Scope{Kind: httpapi.ScopeAll}}
 	handler := &httpapi.Principal{UserID: 2, Roles: []string{httpapi.RoleHandler}, Scope: httpapi.Scope{Kind: httpapi.ScopeDeptTree, DeptIDs: []int64{7}}}
-	grid := &httpapi.Principal{UserID: 3, Roles: []string{httpapi.RoleGridWorker}, Scope: httpapi.Scope{Kind: httpapi.ScopeGrid, GridPrefix: "13999900300105"}}
+	var gridCode string
+	_ = st.DB().QueryRow(`SELECT grid_code FROM cases_case WHERE open = 1 AND state = 'feedback' LIMIT 1`).Scan(&gridCode)
+	grid := &httpapi.Principal{UserID: 3, Roles: []string{httpapi.RoleGridWorker}, Scope: httpapi.Scope{Kind: httpapi.ScopeGrid, GridPrefix: gridCode}}
 	month := now.AddDate(0, -1, 0).In(time.FixedZone("CST", 8*3600)).Format("2006-01")
 	runs := []struct {
 		name string

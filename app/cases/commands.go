@@ -475,8 +475,8 @@ func (m *Module) transit(h *hctx, c *Case, p *transitionPayload) (*ChangeResult,
 			return nil, invalidField("category_code", "must be a 小类")
 		}
 		condID := p.ConditionID
-		if code != c.CategoryCode && condID == c.ConditionID {
-			condID = 0
+		if condID == 0 && code == c.CategoryCode {
+			condID = c.ConditionID // keep the condition chosen at intake
 		}
 		c.CategoryCode = code
 		c.ConditionID, c.Limit, err = h.condition(code, condID)

@@ -11,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/yiwang/yiwang/app/httpapi"
+	"github.com/yiwang/yiwang/app/sla"
 )
 
 func evalRow(t *testing.T, e *env, dim, key string) EvalRow {
@@ -152,6 +153,22 @@ func TestEndToEnd(t *testing.T) {
 	e.act(alarmCase, ActDispatch, "operator", ActionInput{DeptID: cg}, 200)
 	e.act(alarmCase, ActReassign, "operator", ActionInput{DeptID: sw}, 400)
 	e.act(alarmCase, ActReassign, "operator", ActionInput{DeptID: sw, Reason: "属供水管网"}, 200)
+	// ...and is handled to the end with a photo: 水务局's figures change.
+	swBefore := evalRow(t, e, DimDept, itoa(sw))
+	e.act(alarmCase, ActAccept, "sw", ActionInput{}, 200)
+	fixed, _ := e.upload("sw", "after", pngBytes(t, 10, 10))
+	e.act(alarmCase, ActFeedback, "sw", ActionInput{Note: "井盖已复位", Attachments: []int64{fixed.ID}}, 200)
+	e.act(alarmCase, ActRework, "gwa", ActionInput{Reason: "井盖仍松动"}, 200)
+	e.act(alarmCase, ActFeedback, "sw", ActionInput{Note: "已更换井盖"}, 200)
+	e.act(alarmCase, ActVerify, "gwa", ActionInput{}, 200)
+	e.act(alarmCase, ActClose, "operator", ActionInput{}, 200)
+	swAfter := evalRow(t, e, DimDept, itoa(sw))
+	if swAfter.Handled != swBefore.Handled+2 || swAfter.Closed != swBefore.Closed+1 || swAfter.Reworked != 1 || swAfter.ReworkRate != 0.5 || swAfter.Score <= 0 {
+		t.Fatalf("水务局 figures %+v -> %+v", swBefore, swAfter)
+	}
+	if d := e.detail(alarmCase, "sw"); d.State != StateClosed || d.Reworks != 1 || d.Returns != 1 || d.Reassigns != 1 || len(d.Attachments) != 1 {
+		t.Fatalf("alarm case at the end %+v", d.Case)
+	}
 
 	// OpenAPI carries the routes.
 	var doc map[string]any
@@ -272,6 +289,26 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("extension: %v -> %v", before, res.Case.HandleDeadline)
 	}
 	e.act(c2.ID, ActExtendApprove, "operator", ActionInput{}, 409)
+	// The 立案条件 chosen at intake sets the 处置时限.
+	var cats []Category
+	e.must("GET", "/api/v1/cases/categories", "operator", nil, 200, &cats)
+	var cond Condition
+	for _, mj := range cats {
+		for _, mn := range mj.Children {
+			if mn.Code == "E0102" && len(mn.Conditions) == 2 {
+				cond = mn.Conditions[1]
+			}
+		}
+	}
+	if cond.ID == 0 || cond.Limit.Unit != sla.WorkDays {
+		t.Fatalf("E0102 conditions in %d 大类", len(cats))
+	}
+	var c3 Case
+	e.must("POST", "/api/v1/cases", "operator", CaseInput{Title: "大面积垃圾", Source: SourceStaff, CategoryCode: "E0102", ConditionID: cond.ID,
+		Register: true, DeptID: e.depts["城管局"]}, 201, &c3)
+	if c3.ConditionID != cond.ID || c3.Limit == nil || *c3.Limit != cond.Limit || c3.State != StateDispatched {
+		t.Fatalf("condition %+v on %+v", cond, c3)
+	}
 	// Merge: same category, nearby, open.
 	var d1, d2, d3 Case
 	e.must("POST", "/api/v1/cases", "operator", CaseInput{Title: "重复一", Source: SourceStaff, CategoryCode: "E0504", Lat: 30.0, Lng: 120.0}, 201, &d1)

@@ -347,6 +347,16 @@ func (m *Module) overdue(w http.ResponseWriter, r *http.Request) error {
 	return httpapi.JSON(w, http.StatusOK, page)
 }
 
+// openIndex pins the open-case index of a grid-scoped principal: the
+// planner would otherwise walk the grid's whole history (cases_case_grid)
+// to find its few open cases.
+func openIndex(p *httpapi.Principal) string {
+	if p != nil && p.Scope.Kind == httpapi.ScopeGrid && p.Scope.GridPrefix != "" {
+		return "INDEXED BY cases_case_open_grid "
+	}
+	return ""
+}
+
 // Overdue lists the open cases whose stage deadline passed before now, in
 // p's scope.
 func (m *Module) Overdue(ctx context.Context, p *httpapi.Principal, q httpapi.ListQuery, now time.Time) (httpapi.Page[Case], error) {
@@ -356,12 +366,12 @@ func (m *Module) Overdue(ctx context.Context, p *httpapi.Principal, q httpapi.Li
 		q.And(cond, args...)
 	}
 	// Always in deadline order (the partial index's order): most overdue first.
-	items, err := m.queryCases(ctx, `SELECT `+caseCols+` FROM cases_case `+q.WhereSQL()+` ORDER BY stage_deadline, id `+q.LimitSQL(), q.Args()...)
+	items, err := m.queryCases(ctx, `SELECT `+caseCols+` FROM cases_case `+openIndex(p)+q.WhereSQL()+` ORDER BY stage_deadline, id `+q.LimitSQL(), q.Args()...)
 	if err != nil {
 		return httpapi.Page[Case]{}, err
 	}
 	var total int
-	err = m.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM cases_case `+q.WhereSQL(), q.Args()...).Scan(&total)
+	err = m.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM cases_case `+openIndex(p)+q.WhereSQL(), q.Args()...).Scan(&total)
 	return httpapi.Page[Case]{Items: items, Total: total}, err
 }
 
@@ -385,12 +395,12 @@ func (m *Module) Queue(ctx context.Context, p *httpapi.Principal, limit int) (ht
 		cond, args := scopeFilter(p)
 		q.And(cond, args...)
 	}
-	items, err := m.queryCases(ctx, `SELECT `+caseCols+` FROM cases_case `+q.WhereSQL()+` ORDER BY stage_deadline, id `+q.LimitSQL(), q.Args()...)
+	items, err := m.queryCases(ctx, `SELECT `+caseCols+` FROM cases_case `+openIndex(p)+q.WhereSQL()+` ORDER BY stage_deadline, id `+q.LimitSQL(), q.Args()...)
 	if err != nil {
 		return httpapi.Page[Case]{}, err
 	}
 	var total int
-	err = m.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM cases_case `+q.WhereSQL(), q.Args()...).Scan(&total)
+	err = m.st.DB().QueryRowContext(ctx, `SELECT count(*) FROM cases_case `+openIndex(p)+q.WhereSQL(), q.Args()...).Scan(&total)
 	return httpapi.Page[Case]{Items: items, Total: total}, err
 }
 

@@ -397,3 +397,41 @@ func TestEscalation(t *testing.T) {
 		t.Fatalf("next stage %+v", cur)
 	}
 }
+
+// TestEvents: case commands publish post-commit events that decode to
+// case.created / case.state_changed with the department and grid.
+func TestEvents(t *testing.T) {
+	h := newHarness(t, Options{})
+	var mu sync.Mutex
+	var got []Event
+	cancel := h.st.Subscribe("test", 0, func(ev store.Event) {
+		if e, ok := DecodeEvent(ev); ok {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		}
+	})
+	defer cancel()
+	c := h.create("13999900100101", 30)
+	if _, err := h.apply(CmdTransition, transitionPayload{CaseID: c.ID, Action: ActRegister}, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0].Type != EventCreated || got[1].Type != EventStateChanged {
+		t.Fatalf("events %+v", got)
+	}
+	if e := got[1]; e.CaseID != c.ID || e.DeptID != 7 || e.GridCode != "13999900100101" || e.From != StateCollected || e.To != StateDispatched {
+		t.Fatalf("state_changed %+v", e)
+	}
+}
