@@ -35,7 +35,14 @@ func BenchmarkDecodeParallel(b *testing.B) {
 	h := benchHost(b)
 	ctx := context.Background()
 	frame := waterFrame(1, 1500, 3600, 100, 0)
+	// Create every instance before timing.
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() { h.Decode(ctx, "lora-water-v1", frame) })
+	}
+	wg.Wait()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := h.Decode(ctx, "lora-water-v1", frame); err != nil {

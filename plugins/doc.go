@@ -50,6 +50,27 @@
 //   - The package never imports app or store: it declares KVStore,
 //     Publisher, Cases, AuditSink and EventSource, which app implements.
 //
+// # Wiring (app)
+//
+//	host, err := plugins.New(plugins.Config{
+//		CacheDir:    filepath.Join(dataDir, "plugins-cache"),
+//		TrustedKeys: cfg.PluginKeys,
+//		KV:          pluginKV{store},      // replicated: commands plugin.kv_set / kv_delete
+//		Publisher:   brokerPublisher{mqtt}, // topic already checked by the host
+//		Cases:       caseActions{cases},    // actor "plugin:NAME"
+//		Audit:       auditHTTP{audit},
+//		IsLeader:    store.IsLeader,        // hooks and cron once per cluster
+//		OnDisable:   func(name, why string) { /* apply plugin.disable */ },
+//	})
+//	// start-up and the plugin.install/upgrade command handler's post-commit event, on every node:
+//	host.Load(ctx, rec)
+//	host.Attach(eventSource, nil) // post-commit domain events → hooks
+//	host.Start()                  // cron
+//	// broker ingest, for a device whose type has a decoder:
+//	tel, err := host.Decode(ctx, device.Type, payload)
+//	// admin API: host.Validate (leader, before storing the Record), List, Get,
+//	// Logs, Enable, Disable, Remove, RunJob; Close on shutdown.
+//
 // See ABI.md for the guest/host calling convention and docs/plugins.md for
 // the integrator's guide.
 package plugins
