@@ -1,0 +1,103 @@
+//go:build desktop
+
+package desktop
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/options/windows"
+	wruntime "github.com/wailsapp/wails/v2/pkg/runtime"
+)
+
+// Run runs the desktop app with args (without the program name) and
+// returns the exit code.
+//
+//	yiwang-desktop [--mode standalone|client] [--server URL] [--data DIR]
+//	               [--mqtt ADDR] [--demo] [--settings FILE] [--smoke-report FILE]
+//
+// Flags (and YIWANG_DESKTOP_* variables) override the remembered settings
+// for this run only; without a mode the window opens the chooser.
+func Run(args []string) int {
+	fs := flag.NewFlagSet("yiwang-desktop", flag.ContinueOnError)
+	mode := fs.String("mode", "", "standalone or client (default: remembered, else ask)")
+	server := fs.String("server", "", "county server URL (client mode)")
+	data := fs.String("data", "", "data directory (standalone mode; default "+DefaultDataDir()+")")
+	mqtt := fs.String("mqtt", "", "MQTT listen address of the embedded broker (standalone; default :1883)")
+	demo := fs.Bool("demo", false, "seed the demo county in a fresh standalone data dir")
+	settingsPath := fs.String("settings", DefaultSettingsPath(), "file the chosen mode is remembered in")
+	smoke := fs.String("smoke-report", "", "write the page's DOM probe to FILE every second (smoke test)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sh, err := NewShell(Options{
+		SettingsPath: *settingsPath,
+		Env:          os.Environ(),
+		Override: func(s *Settings) {
+			if *mode != "" {
+				s.Mode = *mode
+			}
+			if *server != "" {
+				s.ServerURL = *server
+			}
+			if *data != "" {
+				s.DataDir = *data
+			}
+			if *mqtt != "" {
+				s.MQTT = *mqtt
+			}
+			if *demo {
+				s.Demo = true
+			}
+		},
+		Out:         os.Stdout,
+		SmokeReport: *smoke,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "yiwang-desktop:", err)
+		return 1
+	}
+	defer sh.Close()
+
+	err = wails.Run(&options.App{
+		Title:     "一网统管 yiwang",
+		Width:     1366,
+		Height:    768,
+		MinWidth:  1024,
+		MinHeight: 640,
+		AssetServer: &assetserver.Options{
+			Handler: sh.Handler(),
+		},
+		BackgroundColour: &options.RGBA{R: 240, G: 242, B: 245, A: 255},
+		OnStartup: func(ctx context.Context) {
+			sh.SetEmitter(func(name string, data any) { wruntime.EventsEmit(ctx, name, data) })
+			if *smoke != "" {
+				go func() {
+					for ctx.Err() == nil {
+						time.Sleep(time.Second)
+						wruntime.WindowExecJS(ctx, SmokeProbeJS)
+					}
+				}()
+			}
+		},
+		OnShutdown: func(context.Context) { _ = sh.Close() },
+		Linux: &linux.Options{
+			ProgramName:      "yiwang-desktop",
+			WebviewGpuPolicy: linux.WebviewGpuPolicyOnDemand,
+		},
+		Windows: &windows.Options{},
+		Logger:  nil,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "yiwang-desktop:", err)
+		return 1
+	}
+	return 0
+}
