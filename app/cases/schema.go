@@ -166,6 +166,24 @@ var migrations = []string{
 		cleared_at TEXT NOT NULL DEFAULT ''
 	);`,
 	seedCategoriesSQL(),
+	// Open cases per day of their stage deadline, maintained by triggers in
+	// the command transactions, so the county-wide overdue total is a sum
+	// over a few hundred days plus today's slice of the index, not a count
+	// of every overdue case.
+	`CREATE TABLE cases_open_day (day TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+	CREATE TRIGGER cases_open_day_ins AFTER INSERT ON cases_case WHEN NEW.open = 1 AND NEW.stage_deadline != '' BEGIN
+		INSERT INTO cases_open_day(day, n) VALUES(substr(NEW.stage_deadline, 1, 10), 1) ON CONFLICT(day) DO UPDATE SET n = n + 1;
+	END;
+	CREATE TRIGGER cases_open_day_upd AFTER UPDATE OF open, stage_deadline ON cases_case BEGIN
+		UPDATE cases_open_day SET n = n - 1 WHERE OLD.open = 1 AND OLD.stage_deadline != '' AND day = substr(OLD.stage_deadline, 1, 10);
+		INSERT INTO cases_open_day(day, n) SELECT substr(NEW.stage_deadline, 1, 10), 1 WHERE NEW.open = 1 AND NEW.stage_deadline != ''
+			ON CONFLICT(day) DO UPDATE SET n = n + 1;
+	END;
+	CREATE TRIGGER cases_open_day_del AFTER DELETE ON cases_case WHEN OLD.open = 1 AND OLD.stage_deadline != '' BEGIN
+		UPDATE cases_open_day SET n = n - 1 WHERE day = substr(OLD.stage_deadline, 1, 10);
+	END;
+	INSERT INTO cases_open_day(day, n) SELECT substr(stage_deadline, 1, 10), count(*) FROM cases_case
+		WHERE open = 1 AND stage_deadline != '' GROUP BY 1;`,
 }
 
 func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

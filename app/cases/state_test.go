@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yiwang/yiwang/app/httpapi"
 	"github.com/yiwang/yiwang/app/sla"
 	"github.com/yiwang/yiwang/store"
 	"github.com/yiwang/yiwang/store/storetest"
@@ -262,6 +263,27 @@ func TestRandomActions(t *testing.T) {
 		for _, cid := range ids {
 			checkInvariants(t, h, cid, fmt.Sprintf("after step %d (%s on %d)", i, a, id))
 		}
+		if i%20 == 0 {
+			for _, d := range []time.Duration{0, time.Hour, 30 * time.Hour, 400 * time.Hour} {
+				checkOverdueTotal(t, h, time.Now().Add(d))
+			}
+		}
+	}
+}
+
+// checkOverdueTotal compares the county-wide overdue total (per-day
+// counts maintained by triggers) with a plain count.
+func checkOverdueTotal(t *testing.T, h *harness, now time.Time) {
+	t.Helper()
+	all := &httpapi.Principal{Scope: httpapi.Scope{Kind: httpapi.ScopeAll}}
+	pg, err := h.m.Overdue(context.Background(), all, httpapi.ListQuery{Limit: 10}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	_ = h.st.DB().QueryRow(`SELECT count(*) FROM cases_case WHERE open = 1 AND stage_deadline != '' AND stage_deadline < ?`, dbt(now)).Scan(&want)
+	if pg.Total != want {
+		t.Fatalf("overdue total at %s: %d, counted %d", now, pg.Total, want)
 	}
 }
 
