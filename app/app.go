@@ -19,9 +19,11 @@ import (
 	"github.com/yiwang/yiwang/app/cases"
 	"github.com/yiwang/yiwang/app/demo"
 	"github.com/yiwang/yiwang/app/httpapi"
+	"github.com/yiwang/yiwang/app/investment"
 	"github.com/yiwang/yiwang/app/iot"
 	"github.com/yiwang/yiwang/app/live"
 	"github.com/yiwang/yiwang/app/org"
+	"github.com/yiwang/yiwang/app/projects"
 	"github.com/yiwang/yiwang/frontend"
 	"github.com/yiwang/yiwang/store"
 )
@@ -138,9 +140,13 @@ func New(cfg Config, opts Options) (*App, error) {
 // domainModules lists the domain modules beyond org and audit. Add new
 // modules here (one line each); they get what they need from a.
 func domainModules(a *App) []httpapi.Module {
+	cs := cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf})
+	pj := projects.New(projects.Options{Org: a.org, SLA: cs.SLA(), Logf: a.logf}) // problem list on the cases module's shared sla scheduler
 	return []httpapi.Module{
 		iot.New(iot.Options{MQTT: a.cfg.MQTT, Hub: a.hub, Sessions: a.org, Logf: a.logf}),
-		cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf}),
+		cs,
+		pj,
+		investment.New(investment.Options{Org: a.org, Projects: pj, Logf: a.logf}),
 	}
 }
 

@@ -164,11 +164,11 @@ func (m *Module) listEnterprises(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := httpapi.MustPrincipal(r)
 	var total int
-	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*) FROM investment_enterprise e`+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
+	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*) FROM investment_enterprise e`+" "+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
 		return err
 	}
 	items := []Enterprise{}
-	err = each(r.Context(), m.st.DB(), `SELECT `+entCols+` FROM investment_enterprise e`+q.WhereSQL()+q.OrderBy()+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
+	err = each(r.Context(), m.st.DB(), `SELECT `+entCols+` FROM investment_enterprise e`+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
 		e, err := scanEnterprise(rs)
 		if err != nil {
 			return err
@@ -393,11 +393,11 @@ func (m *Module) listLeads(w http.ResponseWriter, r *http.Request) error {
 	}
 	q.Scope(httpapi.MustPrincipal(r), leadScope)
 	var total int
-	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*) FROM investment_lead`+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
+	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*) FROM investment_lead`+" "+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
 		return err
 	}
 	items := []Lead{}
-	if err := each(r.Context(), m.st.DB(), `SELECT `+leadCols+` FROM investment_lead`+q.WhereSQL()+q.OrderBy()+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
+	if err := each(r.Context(), m.st.DB(), `SELECT `+leadCols+` FROM investment_lead`+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
 		l, err := scanLead(rs)
 		if err == nil {
 			items = append(items, *l)

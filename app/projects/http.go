@@ -109,10 +109,10 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	q.Scope(p, scopeCols)
 	ctx := r.Context()
 	var total int
-	if err := m.st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM projects_project`+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
+	if err := m.st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM projects_project`+" "+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
 		return err
 	}
-	rows, err := m.st.DB().QueryContext(ctx, `SELECT `+projectCols+` FROM projects_project`+q.WhereSQL()+q.OrderBy()+q.LimitSQL(), q.Args()...)
+	rows, err := m.st.DB().QueryContext(ctx, `SELECT `+projectCols+` FROM projects_project`+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args()...)
 	if err != nil {
 		return err
 	}
@@ -625,12 +625,12 @@ func (m *Module) listIssues(w http.ResponseWriter, r *http.Request) error {
 	}
 	from := ` FROM projects_issue i JOIN projects_project p ON p.id = i.project_id`
 	var total int
-	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*)`+from+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
+	if err := m.st.DB().QueryRowContext(r.Context(), `SELECT COUNT(*)`+from+" "+q.WhereSQL(), q.Args()...).Scan(&total); err != nil {
 		return err
 	}
 	items := []Issue{}
 	cols := "i.id, i.project_id, i.title, i.description, i.dept_id, i.dept_name, i.level, i.status, i.result, i.unit, i.start_at, i.urge_at, i.deadline, i.urged, i.supervised, i.created_at, i.closed_at"
-	if err := each(r.Context(), m.st.DB(), `SELECT `+cols+from+q.WhereSQL()+q.OrderBy()+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
+	if err := each(r.Context(), m.st.DB(), `SELECT `+cols+from+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args(), func(rs *sql.Rows) error {
 		is, err := scanIssue(rs, time.Now())
 		if err == nil {
 			items = append(items, *is)
