@@ -196,8 +196,6 @@ func listPage(ctx context.Context, m *Module, p *httpapi.Principal) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	cond, args := scopeFilter(p)
-	q.And(cond, args...)
-	pg, err := m.page(ctx, q)
+	pg, err := m.List(ctx, p, q)
 	return pg.Total, err
 }

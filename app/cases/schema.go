@@ -184,6 +184,11 @@ var migrations = []string{
 	END;
 	INSERT INTO cases_open_day(day, n) SELECT substr(stage_deadline, 1, 10), count(*) FROM cases_case
 		WHERE open = 1 AND stage_deadline != '' GROUP BY 1;`,
+	// The number of cases, for the total of the unfiltered county-wide list.
+	`CREATE TABLE cases_total (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+	INSERT INTO cases_total(id, n) SELECT 1, count(*) FROM cases_case;
+	CREATE TRIGGER cases_total_ins AFTER INSERT ON cases_case BEGIN UPDATE cases_total SET n = n + 1 WHERE id = 1; END;
+	CREATE TRIGGER cases_total_del AFTER DELETE ON cases_case BEGIN UPDATE cases_total SET n = n - 1 WHERE id = 1; END;`,
 }
 
 func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
