@@ -65,6 +65,28 @@
 // principals carry the department they saw, and the handler refuses the
 // action if the case moved meanwhile.
 //
+// # Performance
+//
+// Open cases live in partial indexes (WHERE open = 1) keyed by department,
+// state, grid and stage deadline, so queues and overdue lists touch only open
+// cases however many closed ones accumulate; grid-scoped queues pin
+// cases_case_open_grid (the planner would otherwise walk the grid's
+// history). Totals that would count large sets are maintained by triggers
+// in the command transactions: cases_open_day (open cases per deadline day,
+// for the county-wide overdue total) and cases_total (all cases).
+// Calendar arithmetic is integer day arithmetic (two years of working time
+// in about 40 µs), so listing long-overdue cases stays cheap.
+//
+// BenchmarkQueries1M (go test -run '^$' -bench Queries1M -benchtime 100x
+// ./app/cases; CASES_BENCH_N sets the size) seeds 1,000,000 cases (5% open)
+// and reports p50/p99 over 300 calls. On the 2-core build machine, under a
+// load average of 14-16 from other work, 2026-11-22: dispatch-centre queue
+// (16,666 waiting) 2.8/7.7 ms, department queue 1.2/3.1 ms, grid-worker
+// queue 1.9/8.8 ms, county overdue (49,857) 1.3/7.3 ms, department overdue
+// 1.2/3.3 ms, monthly evaluation by department 0.23/1.1 ms, by township
+// 0.12/0.5 ms, escalation scan 0.13/0.25 ms, unfiltered county list page
+// 1.0 ms p50 (62 ms before the maintained total).
+//
 // # Endpoints
 //
 //	POST /api/v1/cases                           intake (staff, grid, hotline, leader); register=true 立案+派遣
