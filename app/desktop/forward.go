@@ -100,15 +100,20 @@ func (f *Forwarder) snapshot() (base, tok, lastID string, changed chan struct{})
 	return f.base, f.token, f.lastID, f.changed
 }
 
+// setState emits "yw:connection" when the state changes, and repeats
+// "down" on every failed attempt so a page loaded while the server is away
+// (the console starts "open") still shows the banner.
 func (f *Forwarder) setState(s string) {
 	f.mu.Lock()
-	if f.state == s {
-		f.mu.Unlock()
-		return
-	}
+	changed := f.state != s
 	f.state = s
 	f.mu.Unlock()
-	f.logf("desktop: link to server %s", s)
+	if !changed && s != "down" {
+		return
+	}
+	if changed {
+		f.logf("desktop: link to server %s", s)
+	}
 	if f.Emit != nil {
 		f.Emit(EventConnection, map[string]string{"state": s})
 	}

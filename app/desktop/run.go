@@ -82,6 +82,7 @@ func Run(args []string) int {
 				go func() {
 					for ctx.Err() == nil {
 						time.Sleep(time.Second)
+						wruntime.EventsEmit(ctx, EventLive, map[string]any{"type": "desktop.smoke", "time": time.Now().UTC().Format(time.RFC3339)})
 						wruntime.WindowExecJS(ctx, SmokeProbeJS)
 					}
 				}()

@@ -333,7 +333,12 @@ func (s *Shell) serveProxy(w http.ResponseWriter, r *http.Request) {
 
 // SmokeProbeJS is run in the window by the smoke mode: it reports what the
 // page shows to /__yw/desktop/probe.
-const SmokeProbeJS = `(function(){try{var r={path:location.pathname,title:document.title,` +
+// It also counts the "yw:event" runtime events the page receives (the
+// smoke mode emits a "desktop.smoke" event every second), which proves the
+// Go→page event path of the live updates.
+const SmokeProbeJS = `(function(){try{if(window.runtime&&window.runtime.EventsOn&&!window.__ywSmoke){window.__ywSmoke={n:0};` +
+	`window.runtime.EventsOn('yw:event',function(){window.__ywSmoke.n++})}` +
+	`var r={path:location.pathname,title:document.title,events:(window.__ywSmoke&&window.__ywSmoke.n)||0,` +
 	`password:!!document.querySelector('input[type=password]'),inputs:document.querySelectorAll('input').length,` +
 	`buttons:document.querySelectorAll('button').length,runtime:!!(window.runtime&&window.runtime.EventsOn),` +
 	`text:((document.body&&document.body.innerText)||'').slice(0,400)};` +
@@ -342,7 +347,7 @@ const SmokeProbeJS = `(function(){try{var r={path:location.pathname,title:docume
 func (s *Shell) serveProbe(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	s.mu.Lock()
-	changed := string(b) != s.lastProbe
+	changed := !sameProbe(string(b), s.lastProbe)
 	s.lastProbe = string(b)
 	s.mu.Unlock()
 	if changed {
@@ -354,4 +359,18 @@ func (s *Shell) serveProbe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sameProbe compares two DOM probes ignoring the event counter.
+func sameProbe(a, b string) bool {
+	strip := func(s string) string {
+		var m map[string]any
+		if json.Unmarshal([]byte(s), &m) != nil {
+			return s
+		}
+		delete(m, "events")
+		out, _ := json.Marshal(m)
+		return string(out)
+	}
+	return strip(a) == strip(b)
 }
