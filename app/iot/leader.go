@@ -53,16 +53,18 @@ func (m *Module) tick(ctx context.Context) error {
 // Tick runs the inactivity / no-data check now (tests, CLI).
 func (m *Module) Tick(ctx context.Context) error { return m.tick(ctx) }
 
-// rollup advances the rollup watermark to the last complete minute (with a
-// minute of grace for readings in flight).
+// rollup advances the rollup watermark to 10 s ago (grace for readings in
+// flight). It runs every few seconds so that each command folds only a few
+// seconds of readings: a rare large fold would hold the FSM and show up as
+// alarm latency.
 func (m *Module) rollup(ctx context.Context) error {
-	upto := time.Now().Add(-time.Minute).Truncate(time.Minute)
+	upto := time.Now().Add(-10 * time.Second).Truncate(time.Second)
 	_, err := m.apply(ctx, "system:iot", CmdRollup, rollupPayload{Upto: ms(upto)}, nil)
 	return err
 }
 
-// Rollup folds raw readings up to the last complete minute into the
-// rollups now (tests, CLI).
+// Rollup folds raw readings up to 10 s ago into the rollups now (tests,
+// CLI).
 func (m *Module) Rollup(ctx context.Context) error { return m.rollup(ctx) }
 
 // prune computes per-series cut-offs from the retention settings at the
