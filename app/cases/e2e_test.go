@@ -186,7 +186,15 @@ func TestDataScope(t *testing.T) {
 	cg, sw := e.depts["城管局"], e.depts["水务局"]
 	var a, b Case
 	e.must("POST", "/api/v1/cases", "operator", CaseInput{Title: "A 网格垃圾", Source: SourceStaff, CategoryCode: "E0102", GridCode: gridA1, Lat: 30, Lng: 120, Register: true, DeptID: cg}, 201, &a)
-	e.must("POST", "/api/v1/cases", "operator", CaseInput{Title: "B 网格积水", Source: SourceHotline, ExternalID: "12345-0001", CategoryCode: "E0405", GridCode: gridB1, Register: true, DeptID: sw}, 201, &b)
+	e.must("POST", "/api/v1/cases", "operator", CaseInput{Title: "B 网格积水", Source: SourceHotline, ExternalID: "12345-0001", CategoryCode: "E0405", GridCode: gridB1, Register: true, DeptID: sw,
+		Reporter: "李四", ReporterPhone: "13900000000"}, 201, &b)
+	// Reporters are personal data: handlers see them, viewers do not.
+	if d := e.detail(b.ID, "sw"); d.ReporterPhone != "13900000000" {
+		t.Fatalf("handler lacks the reporter: %+v", d.Case)
+	}
+	if d := e.detail(b.ID, "viewer"); d.ReporterPhone != "" || d.Reporter != "" {
+		t.Fatalf("viewer sees the reporter: %+v", d.Case)
+	}
 	if a.State != StateDispatched || b.DeptID != sw {
 		t.Fatalf("setup %+v %+v", a, b)
 	}

@@ -70,6 +70,21 @@ func mayAct(p *httpapi.Principal, action string) bool {
 	return (action == ActVerify || action == ActRework) && p.HasRole(httpapi.RoleGridWorker) && p.Can(httpapi.PermCaseHandle)
 }
 
+// seesReporter tells whether p may see who reported a case (personal
+// data): those who work cases, not viewers or integrators reading.
+func seesReporter(p *httpapi.Principal) bool {
+	return p.Can(httpapi.PermCaseDispatch) || p.Can(httpapi.PermCaseHandle) || p.Can(httpapi.PermCaseAssign)
+}
+
+func redact(p *httpapi.Principal, cs []Case) {
+	if seesReporter(p) {
+		return
+	}
+	for i := range cs {
+		cs[i].Reporter, cs[i].ReporterPhone = "", ""
+	}
+}
+
 // actorRole is the role a principal acts in, for the role evaluation.
 func actorRole(p *httpapi.Principal) string {
 	if p.System != "" {
@@ -309,6 +324,7 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	redact(httpapi.MustPrincipal(r), page.Items)
 	return httpapi.JSON(w, http.StatusOK, page)
 }
 
@@ -359,6 +375,7 @@ func (m *Module) overdue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	redact(httpapi.MustPrincipal(r), page.Items)
 	return httpapi.JSON(w, http.StatusOK, page)
 }
 
@@ -441,6 +458,9 @@ func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
 	d, err := m.detail(r.Context(), c)
 	if err != nil {
 		return err
+	}
+	if !seesReporter(p) {
+		d.Reporter, d.ReporterPhone = "", ""
 	}
 	return httpapi.JSON(w, http.StatusOK, d)
 }
@@ -583,6 +603,7 @@ func (m *Module) duplicates(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	redact(p, items)
 	return httpapi.JSON(w, http.StatusOK, httpapi.Page[Case]{Items: items, Total: len(items)})
 }
 
