@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -341,7 +342,7 @@ func (m *Module) months(ctx context.Context, id int64, year int) ([]MonthRow, er
 	for i := range out {
 		cp += out[i].Plan
 		cd += out[i].Done
-		out[i].CumPlan, out[i].CumDone = cp, cd
+		out[i].CumPlan, out[i].CumDone = round2(cp), round2(cd)
 		if cp > 0 {
 			out[i].Rate = round4(cd / cp)
 		}
@@ -352,7 +353,9 @@ func (m *Module) months(ctx context.Context, id int64, year int) ([]MonthRow, er
 	return out, nil
 }
 
-func round4(x float64) float64 { return float64(int64(x*10000+0.5)) / 10000 }
+func round4(x float64) float64 { return math.Round(x*10000) / 10000 }
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
 func (m *Module) get(w http.ResponseWriter, r *http.Request) error {
 	pr, err := m.visible(r)
@@ -781,6 +784,7 @@ func (m *Module) ranking(w http.ResponseWriter, r *http.Request) error {
 		if k.YearPlan > 0 {
 			k.Rate = round4(k.CumDone / k.YearPlan)
 		}
+		k.YearPlan, k.CumDone = round2(k.YearPlan), round2(k.CumDone)
 		k.Score = 100*min(1, k.Rate) - float64(10*k.Red+5*k.Yellow+3*k.OverdueIssues)/float64(max(1, k.Projects))
 		k.Score = float64(int64(k.Score*100+0.5*sign(k.Score))) / 100
 		out = append(out, k)

@@ -277,8 +277,9 @@ func scanProject(s scanner) (*Project, error) {
 		p.StatusReasons = []string{}
 	}
 	if p.PlannedInvestment > 0 {
-		p.Progress = p.CumDone / p.PlannedInvestment
+		p.Progress = round4(p.CumDone / p.PlannedInvestment)
 	}
+	p.CumPlan, p.CumDone, p.PlannedInvestment = round2(p.CumPlan), round2(p.CumDone), round2(p.PlannedInvestment)
 	return &p, nil
 }
 
