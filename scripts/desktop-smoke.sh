@@ -99,7 +99,59 @@ card=$(lum 860 300) bg=$(lum 50 700)
 echo "desktop-smoke: luminance of the login card $card (want > 230), of the background $bg (want < 90)"
 [ "$card" -gt 230 ] && [ "$bg" -lt 90 ] || fail "the screenshot does not look like the login page (card $card, background $bg)"
 
-# 5. The Windows .exe cross-compiles (pure Go) and is a PE file.
+# 5. Client mode against a real `yiwang serve` (SMOKE_SKIP_CLIENT=1 skips):
+# log in inside the window, a write on the server reaches the page as a
+# yw:event, then the server goes away (red banner) and comes back.
+if [ "${SMOKE_SKIP_CLIENT:-}" != 1 ]; then
+	SRV=${YW_SERVER_BIN:-}
+	if [ -z "$SRV" ]; then
+		SRV="$OUT/yiwang"
+		CGO_ENABLED=0 go build -o "$SRV" . || fail "server build"
+	fi
+	cat > "$OUT/inside-xvfb-client.sh" <<'INNER'
+#!/usr/bin/env bash
+set -u
+OUT=$1 BIN=$2 SRV=$3
+export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
+port=$(( 20000 + RANDOM % 20000 ))
+url="http://127.0.0.1:$port"
+serve() { "$SRV" serve --data "$OUT/server-data" --http "127.0.0.1:$port" --mqtt 127.0.0.1:0 --demo >>"$OUT/server.log" 2>&1 & srv=$!; }
+healthy() { for _ in $(seq 1 120); do curl -fsS "$url/api/health" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
+dom() { cat "$OUT/dom-client.json" 2>/dev/null; }
+waitdom() { for _ in $(seq 1 "$2"); do dom | grep -Eq "$1" && return 0; sleep 0.5; done; echo "inside: page never matched $1: $(dom)" >&2; return 1; }
+serve
+trap 'kill $srv $app 2>/dev/null; wait 2>/dev/null' EXIT
+healthy || { echo "inside: server did not start" >&2; exit 4; }
+pw=$(awk '$1 == "admin" && $2 == "admin" {print $NF; exit}' "$OUT/server.log")
+[ -n "$pw" ] || { echo "inside: no demo admin password in server.log" >&2; exit 4; }
+YIWANG_DESKTOP_SMOKE_LOGIN="admin:$pw" "$BIN" --mode client --server "$url" --settings "$OUT/client-settings.json" \
+	--smoke-report "$OUT/dom-client.json" >"$OUT/desktop-client.log" 2>&1 &
+app=$!
+waitdom '"path":"/(home)?"' 120 || exit 5
+waitdom '"password":false' 20 || exit 5
+sleep 2
+tok=$(curl -fsS -XPOST "$url/api/v1/auth/login" -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$pw\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+curl -fsS -XPOST "$url/api/v1/departments" -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" -d '{"name":"桌面冒烟测试局","kind":"bureau"}' >/dev/null || exit 6
+waitdom '"live":[1-9]' 20 || exit 6
+echo "inside: logged in, live event reached the page: $(dom)"
+xwd -root -silent | convert xwd:- png:"$OUT/shot-client.png"
+kill $srv; wait $srv 2>/dev/null
+waitdom '"banner":true' 60 || exit 7
+echo "inside: server stopped, banner shown"
+xwd -root -silent | convert xwd:- png:"$OUT/shot-client-away.png"
+serve
+healthy || exit 8
+waitdom '"banner":false' 60 || exit 8
+echo "inside: server back, banner gone"
+INNER
+	chmod +x "$OUT/inside-xvfb-client.sh"
+	t0=$(date +%s)
+	xvfb-run -a -s "-screen 0 1366x768x24" "$OUT/inside-xvfb-client.sh" "$OUT" "$BIN" "$SRV" || {
+		tail -20 "$OUT/desktop-client.log" >&2; fail "client mode (exit $?)"; }
+	echo "desktop-smoke: client mode ok in $(( $(date +%s) - t0 ))s (screenshots $OUT/shot-client.png, $OUT/shot-client-away.png)"
+fi
+
+# 6. The Windows .exe cross-compiles (pure Go) and is a PE file.
 if [ "${SMOKE_SKIP_WINDOWS:-}" != 1 ]; then
 	t0=$(date +%s)
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags desktop,production -ldflags "-H windowsgui" \

@@ -39,6 +39,8 @@ type Forwarder struct {
 	Probe time.Duration
 	// MaxBackoff caps the reconnect delay; default 15 s.
 	MaxBackoff time.Duration
+	// Verbose logs every forwarded event (smoke tests).
+	Verbose bool
 
 	mu      sync.Mutex
 	base    string
@@ -243,6 +245,7 @@ func (f *Forwarder) stream(ctx context.Context, base, tok, lastID string, change
 		return false, &statusError{resp.StatusCode}
 	}
 	f.setState("open")
+	f.logf("desktop: events: stream open (Last-Event-ID %q)", lastID)
 
 	idle := orDefault(f.Idle, 45*time.Second)
 	alive := make(chan struct{}, 1)
@@ -334,6 +337,9 @@ func (f *Forwarder) dispatch(event, data string) {
 	}
 	if e.Type == "" {
 		return
+	}
+	if f.Verbose {
+		f.logf("desktop: event %s index %d", e.Type, e.Index)
 	}
 	if f.Emit != nil {
 		f.Emit(EventLive, e)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/wailsapp/wails/v2"
@@ -79,8 +80,15 @@ func Run(args []string) int {
 		OnStartup: func(ctx context.Context) {
 			sh.SetEmitter(func(name string, data any) { wruntime.EventsEmit(ctx, name, data) })
 			if *smoke != "" {
+				// YIWANG_DESKTOP_SMOKE_LOGIN=user:password logs in once the
+				// login page is up (client-mode smoke with the live banner).
+				login := os.Getenv("YIWANG_DESKTOP_SMOKE_LOGIN")
 				go func() {
 					for ctx.Err() == nil {
+						if user, pw, ok := strings.Cut(login, ":"); ok && sh.ProbePath() == "/login" {
+							wruntime.WindowExecJS(ctx, SmokeLoginJS(user, pw))
+							login = ""
+						}
 						time.Sleep(time.Second)
 						wruntime.EventsEmit(ctx, EventLive, map[string]any{"type": "desktop.smoke", "time": time.Now().UTC().Format(time.RFC3339)})
 						wruntime.WindowExecJS(ctx, SmokeProbeJS)

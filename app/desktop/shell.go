@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,7 @@ func NewShell(opts Options) (*Shell, error) {
 		opts.Override(&st)
 	}
 	s.settings = st
-	s.fwd = &Forwarder{Emit: s.emitEvent, OnEvent: s.onEvent, Logf: s.logf}
+	s.fwd = &Forwarder{Emit: s.emitEvent, OnEvent: s.onEvent, Logf: s.logf, Verbose: opts.SmokeReport != ""}
 	s.proxy = &Proxy{OnToken: s.fwd.SetToken, Logf: s.logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -336,9 +337,10 @@ func (s *Shell) serveProxy(w http.ResponseWriter, r *http.Request) {
 // It also counts the "yw:event" runtime events the page receives (the
 // smoke mode emits a "desktop.smoke" event every second), which proves the
 // Go→page event path of the live updates.
-const SmokeProbeJS = `(function(){try{if(window.runtime&&window.runtime.EventsOn&&!window.__ywSmoke){window.__ywSmoke={n:0};` +
-	`window.runtime.EventsOn('yw:event',function(){window.__ywSmoke.n++})}` +
-	`var r={path:location.pathname,title:document.title,events:(window.__ywSmoke&&window.__ywSmoke.n)||0,` +
+const SmokeProbeJS = `(function(){try{if(window.runtime&&window.runtime.EventsOn&&!window.__ywSmoke){window.__ywSmoke={n:0,live:0};` +
+	`window.runtime.EventsOn('yw:event',function(e){window.__ywSmoke.n++;window.__ywSmoke.last=JSON.stringify(e).slice(0,200);if(e&&e.type!=='desktop.smoke')window.__ywSmoke.live++})}` +
+	`var r={path:location.pathname,title:document.title,events:(window.__ywSmoke&&window.__ywSmoke.n)||0,live:(window.__ywSmoke&&window.__ywSmoke.live)||0,` +
+	`last:(window.__ywSmoke&&window.__ywSmoke.last)||'',banner:!!document.querySelector('[data-testid=connection-banner]'),` +
 	`password:!!document.querySelector('input[type=password]'),inputs:document.querySelectorAll('input').length,` +
 	`buttons:document.querySelectorAll('button').length,runtime:!!(window.runtime&&window.runtime.EventsOn),` +
 	`text:((document.body&&document.body.innerText)||'').slice(0,400)};` +
@@ -361,6 +363,23 @@ func (s *Shell) serveProbe(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// ProbePath is the page path of the last DOM probe ("" before one).
+func (s *Shell) ProbePath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var p struct{ Path string }
+	_ = json.Unmarshal([]byte(s.lastProbe), &p)
+	return p.Path
+}
+
+// SmokeLoginJS logs in through the API as the console would and opens the
+// workbench (smoke tests of a logged-in window).
+func SmokeLoginJS(user, password string) string {
+	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	return `fetch('/api/v1/auth/login',{method:'POST',headers:{'Content-Type':'application/json'},body:` + strconv.Quote(string(body)) + `})` +
+		`.then(function(r){return r.json()}).then(function(j){if(j.token){localStorage.setItem('yw_token',j.token);location.href='/'}})`
+}
+
 // sameProbe compares two DOM probes ignoring the event counter.
 func sameProbe(a, b string) bool {
 	strip := func(s string) string {
@@ -369,6 +388,8 @@ func sameProbe(a, b string) bool {
 			return s
 		}
 		delete(m, "events")
+		delete(m, "live")
+		delete(m, "last")
 		out, _ := json.Marshal(m)
 		return string(out)
 	}
