@@ -9,12 +9,17 @@ import (
 // dbusNotifier calls org.freedesktop.Notifications on the session bus
 // (what notify-send does); without a session bus it runs notify-send when
 // installed, else it only logs.
-type dbusNotifier struct{ logf func(string, ...any) }
+type dbusNotifier struct {
+	logf func(string, ...any)
+	bus  func() (*dbus.Conn, error) // dbus.SessionBus
+}
 
-func platformNotifier(logf func(string, ...any)) Notifier { return dbusNotifier{logf} }
+func platformNotifier(logf func(string, ...any)) Notifier {
+	return dbusNotifier{logf: logf, bus: dbus.SessionBus}
+}
 
 func (n dbusNotifier) Notify(title, body string) error {
-	conn, err := dbus.SessionBus()
+	conn, err := n.bus()
 	if err == nil {
 		obj := conn.Object("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
 		call := obj.Call("org.freedesktop.Notifications.Notify", 0,
