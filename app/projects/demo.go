@@ -34,10 +34,10 @@ func seedDemo(ctx context.Context, s *demo.Seeder) error {
 			MilestoneInput{Name: "主体结构封顶", PlannedStart: fmt.Sprintf("%d-03-01", year), PlannedFinish: fmt.Sprintf("%d-12-31", year)}},
 		{ProjectInput{Name: "新能源电池材料产业园一期", Type: "产业项目", Industry: "新能源", Content: "年产2万吨正极材料生产线", TotalInvestment: 120000,
 			OwnerName: "王科长", LeaderName: "陈县长", PlanStart: fmt.Sprintf("%d-03-01", year), PlanFinish: fmt.Sprintf("%d-06-30", year+2), GridCode: grid}, "发改局", 0.6,
-			MilestoneInput{Name: "厂房基础施工", PlannedStart: fmt.Sprintf("%d-01-01", year), PlannedFinish: fmt.Sprintf("%d-01-31", year)}},
+			MilestoneInput{Name: "厂房基础施工", PlannedStart: fmt.Sprintf("%d-01-01", year), PlannedFinish: fmt.Sprintf("%d-01-31", year), ActualStart: fmt.Sprintf("%d-02-20", year)}},
 		{ProjectInput{Name: "县人民医院综合楼", Type: "社会民生", Industry: "卫生", Content: "建筑面积4.2万平方米，床位600张", TotalInvestment: 52000,
 			OwnerName: "周主任", LeaderName: "刘副县长", PlanStart: fmt.Sprintf("%d-01-15", year), PlanFinish: fmt.Sprintf("%d-12-31", year+1)}, "卫健局", 0.85,
-			MilestoneInput{Name: "桩基工程", PlannedStart: fmt.Sprintf("%d-01-15", year), PlannedFinish: fmt.Sprintf("%d-04-30", year)}},
+			MilestoneInput{Name: "桩基工程", PlannedStart: fmt.Sprintf("%d-01-15", year), PlannedFinish: fmt.Sprintf("%d-04-30", year), ActualStart: fmt.Sprintf("%d-01-20", year), ActualFinish: fmt.Sprintf("%d-05-20", year)}},
 	}
 	for _, x := range samples {
 		id := dept[x.dept]

@@ -163,6 +163,7 @@ export const groups: GroupDef[] = [
           filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
         },
       },
+      { name: 'project-detail', path: 'detail', title: 'econ.projectDetail', permission: 'project.read', component: () => import('@/views/econ/ProjectDetail.vue') },
       { name: 'project-board', path: 'board', title: 'econ.projectBoard', permission: 'project.read', component: () => import('@/views/econ/ProjectBoard.vue') },
     ],
   },
