@@ -13,6 +13,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	mqtt "github.com/yiwang/yiwang/embedded-mqtt"
 	"github.com/yiwang/yiwang/embedded-mqtt/loadgen"
 )
 
@@ -45,7 +46,10 @@ func BenchmarkTelemetryPersisted(b *testing.B) {
 	nDev := envInt("YW_BENCH_DEVICES", 200)
 	nVal := envInt("YW_BENCH_VALUES", 10)
 	msgs := envInt("YW_BENCH_MESSAGES", 20000)
-	e := newEnv(b, envOpts{mqtt: true})
+	e := newEnv(b, envOpts{mqtt: true, broker: func(o *mqtt.Options) {
+		o.BatchSize = envInt("YW_BENCH_BATCH", o.BatchSize)
+		o.SinkWorkers = envInt("YW_BENCH_WORKERS", o.SinkWorkers)
+	}})
 	devs := benchDevices(b, e, nDev, "water_level")
 	// A realistic rule set: one threshold rule on the metric every message carries.
 	e.rule(RuleInput{Name: "超警戒", DeviceType: "water_level", Metric: "v0", Kind: KindThreshold, Op: "gt", Threshold: 1e9, Severity: "major"})
@@ -106,7 +110,9 @@ func BenchmarkTelemetryPersisted(b *testing.B) {
 func BenchmarkAlarmLatency(b *testing.B) {
 	bgRate := envInt("YW_BENCH_BG", 5000)
 	samples := envInt("YW_BENCH_SAMPLES", 100)
-	e := newEnv(b, envOpts{mqtt: true})
+	e := newEnv(b, envOpts{mqtt: true, broker: func(o *mqtt.Options) {
+		o.BatchDelay = time.Duration(envInt("YW_BENCH_BATCH_DELAY_MS", int(o.BatchDelay/time.Millisecond))) * time.Millisecond
+	}})
 	const bgDevices = 100
 	devs := benchDevices(b, e, bgDevices, "air_quality")
 	probe := e.createDevice(DeviceInput{ID: "probe-wl", Name: "探针水位计", Type: "water_level", GridCode: "13999900100101"})

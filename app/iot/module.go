@@ -137,8 +137,14 @@ func (m *Module) newBroker() (*mqtt.Broker, error) {
 		Sink:         mqtt.SinkFunc(m.WriteBatch),
 		OnConnection: m.onConnection,
 		OnCommand:    m.onCommand,
-		SinkWorkers:  4,
-		Logger:       slog.New(slog.NewTextHandler(logfWriter{m.logf}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Per-command overhead (raft entry, command log row, event) is what
+		// limits telemetry throughput, not the rows: at high rates batches
+		// of up to 10,000 readings persist ~3× faster than batches of 1,000
+		// (app/iot benchmarks). At low rates BatchDelay flushes first, so
+		// latency is unchanged.
+		BatchSize:   10000,
+		SinkWorkers: 4,
+		Logger:      slog.New(slog.NewTextHandler(logfWriter{m.logf}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if m.opts.MQTTTLS != "" && m.opts.MQTTTLS != "-" {
 		o.TLSAddr = m.opts.MQTTTLS
