@@ -84,6 +84,7 @@ func (m *Module) Routes(r *httpapi.Router) {
 	h("GET", "/api/v1/parks", "List parks and carriers", read, nil, []Park{}, 0, m.listParks)
 	h("POST", "/api/v1/parks", "Add a park (园区) or carrier (载体)", write, ParkInput{}, Park{}, http.StatusCreated, m.simple(CmdParkCreate, func(*http.Request, int64) (any, error) { return &ParkInput{}, nil }, false))
 	h("GET", "/api/v1/parks/{id}", "A park with plots/buildings and the leads looking at it", read, nil, Park{}, 0, m.getPark)
+	h("PUT", "/api/v1/parks/{id}", "Replace a park's fields (area, vacancy, price)", write, ParkInput{}, Park{}, 0, m.updatePark)
 	h("POST", "/api/v1/parks/{id}/spaces", "Add a plot or building to a park", write, SpaceInput{}, Park{}, http.StatusCreated, m.simple(CmdSpaceCreate, func(_ *http.Request, id int64) (any, error) { return &SpaceInput{ParkID: id}, nil }, true))
 	h("GET", "/api/v1/parks/export", "Export parks as .xlsx", read, nil, nil, 0, m.exportParks, xlsxOut)
 	h("POST", "/api/v1/parks/import", "Import parks from .xlsx (preview or commit)", write, nil, sheet.Report{}, 0, m.importParks, xlsxIn)
@@ -91,6 +92,7 @@ func (m *Module) Routes(r *httpapi.Router) {
 	h("GET", "/api/v1/leads", "List leads (data scope: department and owner)", read, nil, httpapi.Page[Lead]{}, 0, m.listLeads, func(rt *httpapi.Route) { rt.List = leadListSpec })
 	h("POST", "/api/v1/leads", "Create a lead (stage 线索)", write, LeadInput{}, Lead{}, http.StatusCreated, m.createLead)
 	h("GET", "/api/v1/leads/{id}", "A lead with its stage log, visits and allowed moves", read, nil, LeadDetail{}, 0, m.getLead)
+	h("PUT", "/api/v1/leads/{id}", "Replace a lead's editable fields (owner, department, probability, expected investment, park...)", write, LeadInput{}, Lead{}, 0, m.updateLead)
 	h("POST", "/api/v1/leads/{id}/move", "Move a lead to the next stage or 丢失 (409 lists allowed moves)", write, MoveInput{}, Lead{}, 0, m.moveLead)
 	h("POST", "/api/v1/leads/{id}/project", "Turn a signed lead into a major project (idempotent; linked both ways)", write, ProjectInput{}, ToProjectOutput{}, http.StatusCreated, m.toProject)
 	h("POST", "/api/v1/leads/{id}/visits", "Record a visit (外访/来访/考察) with an optional reminder", write, VisitInput{}, nil, http.StatusCreated, m.createVisit)
@@ -503,6 +505,45 @@ func (m *Module) getLead(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, d)
+}
+
+func (m *Module) updateLead(w http.ResponseWriter, r *http.Request) error {
+	l, err := m.visibleLead(r)
+	if err != nil {
+		return err
+	}
+	var in LeadInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	p := httpapi.MustPrincipal(r)
+	if in.DeptID == 0 {
+		in.DeptID = l.DeptID
+	}
+	if in.DeptID != l.DeptID && p.Scope.Kind != httpapi.ScopeAll && !p.InDeptScope(in.DeptID) {
+		return httpapi.Errorf(httpapi.CodeForbidden, "dept_id %d is outside your data scope", in.DeptID)
+	}
+	res, err := httpapi.Apply(r, m.st, CmdLeadUpdate, 1, leadUpdate{ID: l.ID, LeadInput: in})
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, res.Value)
+}
+
+func (m *Module) updatePark(w http.ResponseWriter, r *http.Request) error {
+	id, err := httpapi.PathInt64(r, "id")
+	if err != nil {
+		return err
+	}
+	var in ParkInput
+	if err := httpapi.Decode(r, &in); err != nil {
+		return err
+	}
+	res, err := httpapi.Apply(r, m.st, CmdParkUpdate, 1, parkUpdate{ID: id, ParkInput: in})
+	if err != nil {
+		return err
+	}
+	return httpapi.JSON(w, http.StatusOK, res.Value)
 }
 
 func (m *Module) moveLead(w http.ResponseWriter, r *http.Request) error {

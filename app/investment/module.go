@@ -31,6 +31,8 @@ const (
 	CmdParkImport       = "investment.park.import"
 	CmdSpaceCreate      = "investment.space.create"
 	CmdLeadCreate       = "investment.lead.create"
+	CmdLeadUpdate       = "investment.lead.update"
+	CmdParkUpdate       = "investment.park.update"
 	CmdLeadImport       = "investment.lead.import"
 	CmdLeadMove         = "investment.lead.move"
 	CmdLeadLinkProject  = "investment.lead.link_project"
@@ -90,6 +92,8 @@ func (m *Module) Register(st *store.Store) {
 	st.Register(CmdParkImport, 1, m.applyParkImport)
 	st.Register(CmdSpaceCreate, 1, m.applySpaceCreate)
 	st.Register(CmdLeadCreate, 1, m.applyLeadCreate)
+	st.Register(CmdLeadUpdate, 1, m.applyLeadUpdate)
+	st.Register(CmdParkUpdate, 1, m.applyParkUpdate)
 	st.Register(CmdLeadImport, 1, m.applyLeadImport)
 	st.Register(CmdLeadMove, 1, m.applyLeadMove)
 	st.Register(CmdLeadLinkProject, 1, m.applyLeadLinkProject)
@@ -709,10 +713,7 @@ func getLead(ctx context.Context, q querier, id int64) (*Lead, error) {
 	return l, err
 }
 
-func insertLead(tx *store.Tx, in LeadInput) (int64, error) {
-	if f := in.Check(); f != nil {
-		return 0, invalid("lead", f)
-	}
+func checkLeadRefs(tx *store.Tx, in LeadInput) error {
 	for _, ref := range []struct {
 		id          int64
 		table, what string
@@ -723,8 +724,18 @@ func insertLead(tx *store.Tx, in LeadInput) (int64, error) {
 		var n int
 		_ = tx.QueryRow(`SELECT COUNT(*) FROM `+ref.table+` WHERE id = ?`, ref.id).Scan(&n)
 		if n == 0 {
-			return 0, &store.Error{Code: "invalid", Message: fmt.Sprintf("%s: %d not found", ref.what, ref.id), Fields: map[string]string{ref.what: "not found"}}
+			return &store.Error{Code: "invalid", Message: fmt.Sprintf("%s: %d not found", ref.what, ref.id), Fields: map[string]string{ref.what: "not found"}}
 		}
+	}
+	return nil
+}
+
+func insertLead(tx *store.Tx, in LeadInput) (int64, error) {
+	if f := in.Check(); f != nil {
+		return 0, invalid("lead", f)
+	}
+	if err := checkLeadRefs(tx, in); err != nil {
+		return 0, err
 	}
 	if in.OwnerID == 0 {
 		in.OwnerID = actorUser(tx.Actor())
@@ -751,6 +762,70 @@ func (m *Module) applyLeadCreate(tx *store.Tx, cmd *store.Command) (any, error) 
 		return nil, err
 	}
 	return getLead(context.Background(), tx, id)
+}
+
+type leadUpdate struct {
+	ID int64 `json:"id"`
+	LeadInput
+}
+
+// applyLeadUpdate replaces a lead's editable fields (owner, department,
+// probability, expected investment, park, ...); the stage changes only
+// through moves.
+func (m *Module) applyLeadUpdate(tx *store.Tx, cmd *store.Command) (any, error) {
+	var in leadUpdate
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if f := in.Check(); f != nil {
+		return nil, invalid("lead", f)
+	}
+	ctx := context.Background()
+	l, err := getLead(ctx, tx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLeadRefs(tx, in.LeadInput); err != nil {
+		return nil, err
+	}
+	if in.OwnerID == 0 {
+		in.OwnerID = l.OwnerID
+	}
+	if _, err := tx.Exec(`UPDATE investment_lead SET name=?, enterprise_id=?, company=?, industry=?, chain_id=?, node_id=?, park_id=?, source=?, owner_id=?, dept_id=?,
+		probability=?, expected_investment=?, note=?, updated_at=? WHERE id=?`, in.Name, in.EnterpriseID, in.Company, in.Industry, in.ChainID, in.NodeID, in.ParkID, in.Source,
+		in.OwnerID, in.DeptID, in.Probability, in.ExpectedInvestment, in.Note, now(tx), in.ID); err != nil {
+		return nil, err
+	}
+	return getLead(ctx, tx, in.ID)
+}
+
+type parkUpdate struct {
+	ID int64 `json:"id"`
+	ParkInput
+}
+
+func (m *Module) applyParkUpdate(tx *store.Tx, cmd *store.Command) (any, error) {
+	var in parkUpdate
+	if err := decode(cmd, &in); err != nil {
+		return nil, err
+	}
+	if f := in.Check(); f != nil {
+		return nil, invalid("park", f)
+	}
+	ctx := context.Background()
+	if _, err := getPark(ctx, tx, in.ID); err != nil {
+		return nil, err
+	}
+	var n int
+	_ = tx.QueryRow(`SELECT COUNT(*) FROM investment_park WHERE name = ? AND id <> ?`, in.Name, in.ID).Scan(&n)
+	if n > 0 {
+		return nil, &store.Error{Code: "conflict", Message: "park " + in.Name + " already exists", Fields: map[string]string{"name": "already exists"}}
+	}
+	if _, err := tx.Exec(`UPDATE investment_park SET name=?, kind=?, address=?, total_area=?, vacant_area=?, price=?, price_unit=? WHERE id=?`,
+		in.Name, in.Kind, in.Address, in.TotalArea, in.VacantArea, in.Price, in.PriceUnit, in.ID); err != nil {
+		return nil, err
+	}
+	return getPark(ctx, tx, in.ID)
 }
 
 type leadImport struct {

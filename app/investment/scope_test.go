@@ -30,6 +30,16 @@ func TestLeadScopeAndLost(t *testing.T) {
 	if code, _ := e.do("fg", "POST", fmt.Sprintf("/api/v1/leads/%d/move", lead.ID), MoveInput{To: "接洽"}); code != http.StatusNotFound {
 		t.Fatalf("other department moves the lead: %d", code)
 	}
+	// Reassigning the owner to the other department's handler keeps the
+	// department; moving it to 发改局 makes it visible there.
+	var upd Lead
+	e.must(200, "zs", "PUT", fmt.Sprintf("/api/v1/leads/%d", lead.ID), LeadInput{Name: "仓储物流园（二期）", Probability: 35, ExpectedInvestment: 9000, DeptID: e.depts["招商局"]}, &upd)
+	if upd.Name != "仓储物流园（二期）" || upd.Probability != 35 || upd.Stage != "线索" || upd.OwnerID != lead.OwnerID {
+		t.Fatalf("updated %+v", upd)
+	}
+	if code, _ := e.do("zs", "PUT", fmt.Sprintf("/api/v1/leads/%d", lead.ID), LeadInput{Name: "x", DeptID: e.depts["发改局"]}); code != http.StatusForbidden {
+		t.Fatalf("moving the lead out of scope: %d", code)
+	}
 	e.must(200, "leader", "GET", "/api/v1/leads", nil, &page)
 	if page.Total != 1 {
 		t.Fatalf("county-wide leader sees %d", page.Total)

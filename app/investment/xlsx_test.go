@@ -105,6 +105,14 @@ func TestParkAndLeadExcel(t *testing.T) {
 	if len(park.Spaces) != 1 || len(park.Leads) != 1 {
 		t.Fatalf("park %+v", park)
 	}
+	if code, _ := e.do("zs", "PUT", fmt.Sprintf("/api/v1/parks/%d", park.ID), ParkInput{Name: "示范县经开区", Kind: "园区", TotalArea: 100, VacantArea: 200}); code != http.StatusBadRequest {
+		t.Fatalf("vacancy above area: %d", code)
+	}
+	var upd Park
+	e.must(200, "zs", "PUT", fmt.Sprintf("/api/v1/parks/%d", park.ID), ParkInput{Name: "示范县经开区", Kind: "园区", TotalArea: 100000, VacantArea: 10000, Price: 22, PriceUnit: "万元/亩"}, &upd)
+	if upd.VacantArea != 10000 || upd.Price != 22 {
+		t.Fatalf("park update %+v", upd)
+	}
 	_, body := e.do("zs", "GET", "/api/v1/parks/export", nil)
 	bad := editSheet(t, body, func(f *excelize.File, s string) {
 		_ = f.SetSheetRow(s, "A2", &[]any{"科创园", "载体", "", 5000, 6000})
