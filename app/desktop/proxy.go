@@ -46,12 +46,13 @@ func (p *Proxy) Target() *url.URL {
 	return p.target
 }
 
+// setToken passes the token on; OnToken (Forwarder.SetToken) ignores a
+// token it already has, and takes back one it dropped after a 401.
 func (p *Proxy) setToken(tok string) {
 	p.mu.Lock()
-	changed := p.token != tok
 	p.token = tok
 	p.mu.Unlock()
-	if changed && p.OnToken != nil {
+	if p.OnToken != nil {
 		p.OnToken(tok)
 	}
 }
@@ -89,14 +90,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serverAway(w, r, nil)
 		return
 	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
-		p.setToken(tok)
-	}
 	rec := &statusRecorder{ResponseWriter: w, code: 200}
 	ctx := r.Context()
 	r = r.WithContext(contextWith(ctx, targetKey{}, t))
 	p.rp.ServeHTTP(rec, r)
 	p.logf("desktop: proxy %s %s %d", r.Method, r.URL.Path, rec.code)
+	// A token the server accepted (the console sends it from localStorage
+	// after a reload) is the user's: the event stream uses it too.
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" &&
+		rec.code < 400 && strings.HasPrefix(r.URL.Path, "/api/v1/") && !strings.HasSuffix(r.URL.Path, "/auth/logout") {
+		p.setToken(tok)
+	}
 }
 
 func (p *Proxy) logf(format string, args ...any) {

@@ -139,6 +139,21 @@ func TestStandaloneShell(t *testing.T) {
 	if sh.Forwarder().Token() != "" {
 		t.Fatal("token kept after logout")
 	}
+	// A refused token (the old one, still in localStorage) is not taken.
+	if resp, _ := do(t, h, "GET", "/api/v1/me", login.Token, ""); resp.StatusCode != 401 {
+		t.Fatalf("old token: %d", resp.StatusCode)
+	}
+	if sh.Forwarder().Token() != "" {
+		t.Fatal("a token the server refused was given to the forwarder")
+	}
+	// An accepted one from the console's requests is (a reload after the
+	// forwarder dropped its token).
+	_, body = do(t, h, "POST", "/api/v1/auth/login", "", `{"username":"admin","password":"Desk-top-2026!"}`)
+	_ = json.Unmarshal([]byte(body), &login)
+	sh.Forwarder().SetToken("")
+	if resp, _ := do(t, h, "GET", "/api/v1/me", login.Token, ""); resp.StatusCode != 200 || sh.Forwarder().Token() != login.Token {
+		t.Fatalf("accepted token not picked up: %d", resp.StatusCode)
+	}
 }
 
 // TestChooserRemembersClientMode: without a mode the window shows the
