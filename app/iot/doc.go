@@ -18,7 +18,7 @@
 // NOTHING … RETURNING tells which rows are new).
 //
 // Rollups (1 minute, 1 hour) are derived state with a watermark
-// (iot_meta.rollup_wm): the leader's telemetry.rollup command (every 5 s)
+// (iot_meta.rollup_wm): the leader's telemetry.rollup command (every second)
 // folds the raw readings in [watermark, 10 s ago) into iot_rollup, series by
 // series through the primary key, and moves the watermark. Readings that
 // arrive late (before the watermark) are folded in by telemetry.batch

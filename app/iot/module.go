@@ -98,7 +98,7 @@ func New(opts Options) *Module {
 	def(&opts.TickInterval, 15*time.Second)
 	def(&opts.ReconcileInterval, 2*time.Second)
 	def(&opts.PruneInterval, time.Hour)
-	def(&opts.RollupInterval, 5*time.Second)
+	def(&opts.RollupInterval, time.Second)
 	def(&opts.ConnDebounce, time.Second)
 	def(&opts.LatestInterval, 2*time.Second)
 	def(&opts.ClearSettle, 5*time.Minute)
