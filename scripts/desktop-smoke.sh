@@ -99,7 +99,30 @@ card=$(lum 860 300) bg=$(lum 50 700)
 echo "desktop-smoke: luminance of the login card $card (want > 230), of the background $bg (want < 90)"
 [ "$card" -gt 230 ] && [ "$bg" -lt 90 ] || fail "the screenshot does not look like the login page (card $card, background $bg)"
 
-# 5. Client mode against a real `yiwang serve` (SMOKE_SKIP_CLIENT=1 skips):
+# 5. First start: no remembered mode shows the chooser; submitting it
+# (standalone) in the window saves the choice and opens the console's
+# first-run setup page on the fresh data dir.
+cat > "$OUT/inside-xvfb-first.sh" <<'INNER'
+#!/usr/bin/env bash
+set -u
+OUT=$1 BIN=$2
+export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
+YIWANG_DESKTOP_DATA="$OUT/data-first" YIWANG_DESKTOP_MQTT=127.0.0.1:0 YIWANG_DESKTOP_SMOKE_CHOOSE=standalone \
+	"$BIN" --settings "$OUT/first-settings.json" --smoke-report "$OUT/dom-first.json" >"$OUT/desktop-first.log" 2>&1 &
+app=$!
+trap 'kill $app 2>/dev/null; wait $app 2>/dev/null' EXIT
+for _ in $(seq 1 120); do grep -q '"path":"/setup"' "$OUT/dom-first.json" 2>/dev/null && break; sleep 0.5; done
+sleep 1
+xwd -root -silent | convert xwd:- png:"$OUT/shot-first-setup.png"
+INNER
+chmod +x "$OUT/inside-xvfb-first.sh"
+xvfb-run -a -s "-screen 0 1366x768x24" "$OUT/inside-xvfb-first.sh" "$OUT" "$BIN" || fail "first start (exit $?)"
+grep -q '选择运行方式' "$OUT/desktop-first.log" || fail "first start did not show the mode chooser"
+grep -q '"path":"/setup"' "$OUT/dom-first.json" || fail "after choosing standalone the setup page did not open: $(cat "$OUT/dom-first.json")"
+grep -q '"mode": "standalone"' "$OUT/first-settings.json" || fail "the chosen mode was not remembered"
+echo "desktop-smoke: first start: chooser → standalone remembered → setup page ($OUT/shot-first-setup.png)"
+
+# 6. Client mode against a real `yiwang serve` (SMOKE_SKIP_CLIENT=1 skips):
 # log in inside the window, a write on the server reaches the page as a
 # yw:event, then the server goes away (red banner) and comes back.
 if [ "${SMOKE_SKIP_CLIENT:-}" != 1 ]; then
@@ -151,7 +174,7 @@ INNER
 	echo "desktop-smoke: client mode ok in $(( $(date +%s) - t0 ))s (screenshots $OUT/shot-client.png, $OUT/shot-client-away.png)"
 fi
 
-# 6. The Windows .exe cross-compiles (pure Go) and is a PE file.
+# 7. The Windows .exe cross-compiles (pure Go) and is a PE file.
 if [ "${SMOKE_SKIP_WINDOWS:-}" != 1 ]; then
 	t0=$(date +%s)
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -tags desktop,production -ldflags "-H windowsgui" \

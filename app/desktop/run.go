@@ -83,8 +83,15 @@ func Run(args []string) int {
 				// YIWANG_DESKTOP_SMOKE_LOGIN=user:password logs in once the
 				// login page is up (client-mode smoke with the live banner).
 				login := os.Getenv("YIWANG_DESKTOP_SMOKE_LOGIN")
+				// YIWANG_DESKTOP_SMOKE_CHOOSE=standalone|client=URL submits
+				// the first-start chooser form in the window.
+				choose := os.Getenv("YIWANG_DESKTOP_SMOKE_CHOOSE")
 				go func() {
 					for ctx.Err() == nil {
+						if choose != "" && sh.Settings().Mode == "" && sh.ProbePath() == "/" {
+							wruntime.WindowExecJS(ctx, SmokeChooseJS(choose))
+							choose = ""
+						}
 						if user, pw, ok := strings.Cut(login, ":"); ok && sh.ProbePath() == "/login" {
 							wruntime.WindowExecJS(ctx, SmokeLoginJS(user, pw))
 							login = ""

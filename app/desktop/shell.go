@@ -46,6 +46,7 @@ type Shell struct {
 
 	mu       sync.Mutex
 	settings Settings
+	saved    Settings // as in the file, without env and flag overrides
 	emit     Emitter
 	app      *app.App
 	ready    chan struct{} // closed when the backend started (or failed)
@@ -72,6 +73,7 @@ func NewShell(opts Options) (*Shell, error) {
 	if err != nil {
 		s.logf("desktop: %v (starting with the mode chooser)", err)
 	}
+	s.saved = st
 	st.ApplyEnv(opts.Env)
 	if opts.Override != nil {
 		opts.Override(&st)
@@ -282,12 +284,15 @@ func (s *Shell) serveChoose(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.stopBackend()
-	if err := SaveSettings(s.opts.SettingsPath, st); err != nil {
-		s.logf("desktop: saving settings: %v", err)
-	}
 	s.mu.Lock()
 	s.settings = st
+	// Remember the choice, not this run's overrides.
+	s.saved.Mode, s.saved.ServerURL = st.Mode, st.ServerURL
+	save := s.saved
 	s.mu.Unlock()
+	if err := SaveSettings(s.opts.SettingsPath, save); err != nil {
+		s.logf("desktop: saving settings: %v", err)
+	}
 	s.startBackend(st)
 	goHome(w)
 }
@@ -296,9 +301,10 @@ func (s *Shell) serveReset(w http.ResponseWriter, r *http.Request) {
 	s.stopBackend()
 	s.mu.Lock()
 	s.settings.Mode = ""
-	st := s.settings
+	s.saved.Mode = ""
+	st, save := s.settings, s.saved
 	s.mu.Unlock()
-	if err := SaveSettings(s.opts.SettingsPath, st); err != nil {
+	if err := SaveSettings(s.opts.SettingsPath, save); err != nil {
 		s.logf("desktop: saving settings: %v", err)
 	}
 	s.renderChooser(w, http.StatusOK, st, "")
@@ -378,6 +384,15 @@ func SmokeLoginJS(user, password string) string {
 	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
 	return `fetch('/api/v1/auth/login',{method:'POST',headers:{'Content-Type':'application/json'},body:` + strconv.Quote(string(body)) + `})` +
 		`.then(function(r){return r.json()}).then(function(j){if(j.token){localStorage.setItem('yw_token',j.token);location.href='/'}})`
+}
+
+// SmokeChooseJS fills and submits the first-start chooser: "standalone"
+// or "client=URL".
+func SmokeChooseJS(choice string) string {
+	mode, server, _ := strings.Cut(choice, "=")
+	return `(function(){var f=document.querySelector('form[action="/__yw/desktop/choose"]');if(!f)return;` +
+		`f.querySelector('input[value=` + strconv.Quote(mode) + `]').checked=true;` +
+		`f.querySelector('input[name=server_url]').value=` + strconv.Quote(server) + `;f.submit()})()`
 }
 
 // sameProbe compares two DOM probes ignoring the event counter.

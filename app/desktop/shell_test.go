@@ -173,7 +173,7 @@ func TestChooserRemembersClientMode(t *testing.T) {
 	}))
 	defer county.Close()
 	path := filepath.Join(t.TempDir(), "desktop.json")
-	sh, err := NewShell(Options{SettingsPath: path, Logf: t.Logf, Notifier: &notes{}})
+	sh, err := NewShell(Options{SettingsPath: path, Logf: t.Logf, Notifier: &notes{}, Env: []string{"YIWANG_DESKTOP_MQTT=127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestChooserRemembersClientMode(t *testing.T) {
 	sh.Close()
 
 	saved, err := LoadSettings(path)
-	if err != nil || saved.Mode != ModeClient || saved.ServerURL != county.URL {
+	if err != nil || saved.Mode != ModeClient || saved.ServerURL != county.URL || saved.MQTT != "" {
 		t.Fatalf("saved %+v, %v", saved, err)
 	}
 	sh2, err := NewShell(Options{SettingsPath: path, Logf: t.Logf, Notifier: &notes{}})
