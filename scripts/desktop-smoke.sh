@@ -47,7 +47,7 @@ cat > "$OUT/inside-xvfb.sh" <<'INNER'
 #!/usr/bin/env bash
 set -u
 OUT=$1 BIN=$2
-export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
+export LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
 "$BIN" --mode standalone --data "$OUT/data" --settings "$OUT/settings.json" \
 	--mqtt 127.0.0.1:0 --demo --smoke-report "$OUT/dom.json" >"$OUT/desktop.log" 2>&1 &
 pid=$!
@@ -106,7 +106,7 @@ cat > "$OUT/inside-xvfb-first.sh" <<'INNER'
 #!/usr/bin/env bash
 set -u
 OUT=$1 BIN=$2
-export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
+export LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
 YIWANG_DESKTOP_DATA="$OUT/data-first" YIWANG_DESKTOP_MQTT=127.0.0.1:0 YIWANG_DESKTOP_SMOKE_CHOOSE=standalone \
 	"$BIN" --settings "$OUT/first-settings.json" --smoke-report "$OUT/dom-first.json" >"$OUT/desktop-first.log" 2>&1 &
 app=$!
@@ -135,7 +135,7 @@ if [ "${SMOKE_SKIP_CLIENT:-}" != 1 ]; then
 #!/usr/bin/env bash
 set -u
 OUT=$1 BIN=$2 SRV=$3
-export WEBKIT_DISABLE_DMABUF_RENDERER=1 LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
+export LIBGL_ALWAYS_SOFTWARE=1 NO_AT_BRIDGE=1
 port=$(( 20000 + RANDOM % 20000 ))
 url="http://127.0.0.1:$port"
 serve() { "$SRV" serve --data "$OUT/server-data" --http "127.0.0.1:$port" --mqtt 127.0.0.1:0 --demo >>"$OUT/server.log" 2>&1 & srv=$!; }

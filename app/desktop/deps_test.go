@@ -24,7 +24,7 @@ func TestServerHasNoWails(t *testing.T) {
 		t.Fatal(err)
 	}
 	deps := func(args ...string) []string {
-		cmd := exec.Command(gobin, append([]string{"list", "-deps"}, args...)...)
+		cmd := exec.Command(gobin, append([]string{"list", "-e", "-deps"}, args...)...)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.Output()

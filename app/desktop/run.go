@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ func Run(args []string) int {
 	smoke := fs.String("smoke-report", "", "write the page's DOM probe to FILE every second (smoke test)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	// webkit2gtk's DMA-BUF renderer gives a blank window on many GPUs,
+	// VMs and X servers without DRI (Xvfb); the shared-memory path is
+	// plenty for a console.
+	if runtime.GOOS == "linux" && os.Getenv("WEBKIT_DISABLE_DMABUF_RENDERER") == "" {
+		os.Setenv("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
 	}
 	sh, err := NewShell(Options{
 		SettingsPath: *settingsPath,
