@@ -22,11 +22,11 @@ lint:
 	CGO_ENABLED=0 $(GO) build -o /dev/null .
 
 unit:
-	$(GO) test -race -short -count=1 ./...
+	$(GO) test -race -short -count=1 -timeout 40m ./...
 
 ## system: real processes and real clusters (store SIGKILL tests, ...), no -race.
 system:
-	$(GO) test -count=1 -run '^TestSystem' ./...
+	$(GO) test -count=1 -timeout 30m -run '^TestSystem' ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
