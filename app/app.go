@@ -48,6 +48,11 @@ type App struct {
 	modules  []httpapi.Module
 	localKey string
 
+	cases      *cases.Module
+	iot        *iot.Module
+	projects   *projects.Module
+	investment *investment.Module
+
 	srv    *http.Server
 	ln     net.Listener
 	cancel context.CancelFunc
@@ -89,7 +94,13 @@ func New(cfg Config, opts Options) (*App, error) {
 	a.lock = lock
 
 	// 2. The store (not started yet).
+	raftTLS, err := cfg.raftTLS()
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
 	st, err := store.New(store.Config{
+		RaftTLS: raftTLS,
 		DataDir: cfg.Data, NodeID: cfg.NodeID,
 		RaftAddr: cfg.Raft, RaftAdvertise: cfg.RaftAdvertise,
 		HTTPAdvertise: a.httpAdvertise(), JoinURL: cfg.Join, Secret: cfg.ClusterSecret,
@@ -140,15 +151,25 @@ func New(cfg Config, opts Options) (*App, error) {
 // domainModules lists the domain modules beyond org and audit. Add new
 // modules here (one line each); they get what they need from a.
 func domainModules(a *App) []httpapi.Module {
-	cs := cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf})
-	pj := projects.New(projects.Options{Org: a.org, SLA: cs.SLA(), Logf: a.logf}) // problem list on the cases module's shared sla scheduler
-	return []httpapi.Module{
-		iot.New(iot.Options{MQTT: a.cfg.MQTT, Hub: a.hub, Sessions: a.org, Logf: a.logf}),
-		cs,
-		pj,
-		investment.New(investment.Options{Org: a.org, Projects: pj, Logf: a.logf}),
+	a.cases = cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf})
+	a.projects = projects.New(projects.Options{Org: a.org, SLA: a.cases.SLA(), Logf: a.logf}) // problem list on the cases module's shared sla scheduler
+	a.iot = iot.New(iot.Options{MQTT: a.cfg.MQTT, Hub: a.hub, Sessions: a.org, Cases: caseAdapter{a.cases}, Logf: a.logf})
+	a.investment = investment.New(investment.Options{Org: a.org, Projects: a.projects, Logf: a.logf})
+	mods := []httpapi.Module{a.iot, a.cases, a.projects, a.investment}
+	for _, e := range extraModules {
+		mods = append(mods, e.new(a))
 	}
+	return mods
 }
+
+// Store, Org, Hub, Cases, IoT, Projects and Investment give extra modules
+// (registerModule) the core pieces they build on.
+func (a *App) Cases() *cases.Module            { return a.cases }
+func (a *App) IoT() *iot.Module                { return a.iot }
+func (a *App) Projects() *projects.Module      { return a.projects }
+func (a *App) Investment() *investment.Module  { return a.investment }
+func (a *App) Config() Config                  { return a.cfg }
+func (a *App) Logf(format string, args ...any) { a.logf(format, args...) }
 
 func (a *App) httpAdvertise() string {
 	if a.cfg.HTTPAdvertise != "" {

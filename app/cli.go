@@ -33,6 +33,8 @@ type cli struct {
 	env            []string
 	// ctx, when set, replaces the signal context of serve (tests).
 	ctx context.Context
+	// nodeID is --node-id of an offline command (dataFlag).
+	nodeID string
 }
 
 const usage = `yiwang 一网统管 — a county's whole 一网统管 platform in one binary.
@@ -56,7 +58,7 @@ set in yiwang.toml (--config FILE) or as YIWANG_<KEY> in the environment.
 
 func (c *cli) run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(c.stderr, usage)
+		fmt.Fprint(c.stderr, fullUsage())
 		return 2
 	}
 	var err error
@@ -90,9 +92,13 @@ func (c *cli) run(args []string) int {
 	case "version", "--version", "-version":
 		fmt.Fprintln(c.stdout, "yiwang", Version())
 	case "help", "-h", "--help":
-		fmt.Fprint(c.stdout, usage)
+		fmt.Fprint(c.stdout, fullUsage())
 	default:
-		err = usageError(fmt.Sprintf("unknown command %q", args[0]))
+		if e, ok := extraCommands[args[0]]; ok {
+			err = e.run(c, args[1:])
+		} else {
+			err = usageError(fmt.Sprintf("unknown command %q", args[0]))
+		}
 	}
 	if err == nil {
 		return 0
@@ -175,6 +181,7 @@ func (c *cli) serve(args []string) error {
 func (c *cli) openOffline(ctx context.Context, data string) (*App, error) {
 	cfg := DefaultConfig()
 	cfg.Data = data
+	cfg.NodeID = c.nodeID // --node-id: a data dir prepared offline keeps the name serve will use
 	if _, err := os.Stat(data); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", data, err)
 	}
@@ -192,12 +199,13 @@ func (c *cli) openOffline(ctx context.Context, data string) (*App, error) {
 // dataFlag adds --data and --config to fs and returns a loader.
 func (c *cli) dataFlag(fs *flag.FlagSet) func() (string, error) {
 	var cf configFlags
-	cf.bind(fs, "data")
+	cf.bind(fs, "data", "node_id")
 	return func() (string, error) {
 		cfg, err := cf.load(c.env)
 		if err != nil {
 			return "", err
 		}
+		c.nodeID = cfg.NodeID
 		return cfg.Data, nil
 	}
 }
@@ -519,12 +527,11 @@ func (c *cli) service(args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg := service.Config{DataDir: *data}
-	if *data == "" && os.Geteuid() == 0 {
+	// A binary installed by hand gets BareConfig; the packaged binary
+	// (/usr/bin/yiwang from the .deb/.rpm) manages the packaged unit.
+	cfg := service.BareConfig(*data)
+	if exe, err := os.Executable(); err == nil && *data == "" && runtime.GOOS == "linux" && exe == "/usr/bin/yiwang" {
 		cfg = service.PackageConfig()
-	}
-	if cfg.User == "" && runtime.GOOS != "windows" {
-		cfg.User, cfg.CreateUser = "yiwang", true
 	}
 	m, err := service.New(cfg)
 	if err != nil {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +32,9 @@ type Config struct {
 	HTTPAdvertise string `toml:"http_advertise" help:"this node's base URL for other nodes (e.g. http://10.0.0.5:8080)"`
 	Join          string `toml:"join" help:"base URL of a member of the cluster to join"`
 	ClusterSecret string `toml:"cluster_secret" help:"shared secret authenticating cluster traffic"`
+	RaftTLSCert   string `toml:"raft_tls_cert" help:"certificate (PEM) for mutual TLS on the raft transport; set with raft_tls_key and raft_tls_ca on every node"`
+	RaftTLSKey    string `toml:"raft_tls_key" help:"private key (PEM) for the raft transport"`
+	RaftTLSCA     string `toml:"raft_tls_ca" help:"CA certificate (PEM) that signs every node's raft certificate"`
 	TLSCert       string `toml:"tls_cert" help:"TLS certificate file (PEM) for HTTPS"`
 	TLSKey        string `toml:"tls_key" help:"TLS private key file (PEM) for HTTPS"`
 	AccessLog     bool   `toml:"access_log" help:"log every API request"`
@@ -280,4 +285,35 @@ func validNodeID(s string) bool {
 		}
 	}
 	return true
+}
+
+// raftTLS builds the mutual-TLS configuration of the raft transport, or nil
+// when none is configured. All three files are needed: a half-configured
+// cluster link is refused rather than silently left in clear text.
+func (c Config) raftTLS() (*tls.Config, error) {
+	if c.RaftTLSCert == "" && c.RaftTLSKey == "" && c.RaftTLSCA == "" {
+		return nil, nil
+	}
+	if c.RaftTLSCert == "" || c.RaftTLSKey == "" || c.RaftTLSCA == "" {
+		return nil, fmt.Errorf("config: raft_tls_cert, raft_tls_key and raft_tls_ca must be set together")
+	}
+	cert, err := tls.LoadX509KeyPair(c.RaftTLSCert, c.RaftTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("config: raft_tls_cert/raft_tls_key: %w", err)
+	}
+	caPEM, err := os.ReadFile(c.RaftTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("config: raft_tls_ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("config: raft_tls_ca: no PEM certificate in %s", c.RaftTLSCA)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}, nil
 }
