@@ -87,6 +87,13 @@ var (
 	PermDashboard    = DefinePermission("dashboard.read", "查看驾驶舱", allInteractive...)
 )
 
+// Command-centre screen configuration and duty (值班值守).
+var (
+	PermDashboardWrite = DefinePermission("dashboard.write", "配置大屏指标", RoleAdmin)
+	PermDutyRead       = DefinePermission("duty.read", "值班值守", allInteractive...)
+	PermDutyWrite      = DefinePermission("duty.write", "排班、交接班与值班消息", staff...)
+)
+
 // DefinePermission declares a permission granted to the given built-in roles
 // and returns its name. Call it from a package-level var so the catalogue is
 // complete before any request. Defining the same name twice panics.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yiwang/yiwang/app/httpapi"
+	mqtt "github.com/yiwang/yiwang/embedded-mqtt"
 	"github.com/yiwang/yiwang/store"
 )
 
@@ -205,3 +206,7 @@ func IsAlarmEvent(ev store.Event) bool {
 func (q MetricQuery) String() string {
 	return fmt.Sprintf("%s(%s/%s)", q.Aggregation, q.Metric, q.DeviceType)
 }
+
+// BatchPayload is the telemetry.batch command payload for readings (for
+// seeding history through the store, e.g. the demo county's last day).
+func BatchPayload(readings []mqtt.Reading) any { return encodeBatch(readings) }
