@@ -38,11 +38,19 @@ type Config struct {
 	TLSCert       string `toml:"tls_cert" help:"TLS certificate file (PEM) for HTTPS"`
 	TLSKey        string `toml:"tls_key" help:"TLS private key file (PEM) for HTTPS"`
 	AccessLog     bool   `toml:"access_log" help:"log every API request"`
+
+	// Operations (app/ops, docs/operations.md).
+	BackupDir       string `toml:"backup_dir" help:"directory for scheduled, verified backups (local or removable disk); empty: none"`
+	BackupEvery     string `toml:"backup_every" help:"interval of scheduled backups (e.g. 6h); default daily at backup_at"`
+	BackupAt        string `toml:"backup_at" help:"daily time of the scheduled backup, HH:MM China time (default 02:30)"`
+	BackupKeep      int    `toml:"backup_keep" help:"scheduled backups kept in backup_dir (0: all)"`
+	DiskWarnPercent int    `toml:"disk_warn_percent" help:"warn when the data or backup disk is this full (percent)"`
+	MetricsToken    string `toml:"metrics_token" help:"Bearer token that may read /metrics (and nothing else)"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Data: DefaultDataDir(), HTTP: "127.0.0.1:8080", MQTT: ":1883"}
+	return Config{Data: DefaultDataDir(), HTTP: "127.0.0.1:8080", MQTT: ":1883", BackupKeep: 7, DiskWarnPercent: 90}
 }
 
 // DefaultDataDir is the OS-appropriate data directory: /var/lib/yiwang for
@@ -250,6 +258,12 @@ func setField(f field, s string) error {
 			return fmt.Errorf("must be true or false, not %q", s)
 		}
 		f.v.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("must be a whole number, not %q", s)
+		}
+		f.v.SetInt(int64(n))
 	default:
 		f.v.SetString(s)
 	}
@@ -268,6 +282,9 @@ func (c *Config) validate() error {
 	}
 	if c.Join != "" && c.Raft == "" {
 		return fmt.Errorf("join needs raft (the address this node's raft listens on)")
+	}
+	if err := c.validateOps(); err != nil {
+		return err
 	}
 	if c.NodeID != "" && !validNodeID(c.NodeID) {
 		return fmt.Errorf("node_id: use letters, digits, '-', '_' and '.' (at most 64)")

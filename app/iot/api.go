@@ -778,15 +778,7 @@ func (m *Module) putRetention(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) stats(w http.ResponseWriter, r *http.Request) error {
-	out := BrokerStats{}
-	if m.brokerErr != nil {
-		out.Error = m.brokerErr.Error()
-	} else if m.broker != nil {
-		out.Running = true
-		out.Address = m.broker.TCPAddr()
-		out.Stats = m.broker.Stats()
-	}
-	return httpapi.JSON(w, http.StatusOK, out)
+	return httpapi.JSON(w, http.StatusOK, m.BrokerStatus())
 }
 
 // BrokerStats is this node's broker state.
