@@ -210,3 +210,9 @@ func (q MetricQuery) String() string {
 // BatchPayload is the telemetry.batch command payload for readings (for
 // seeding history through the store, e.g. the demo county's last day).
 func BatchPayload(readings []mqtt.Reading) any { return encodeBatch(readings) }
+
+// Alarm returns one alarm (for modules that link to alarms, e.g. duty
+// messages). Callers check the principal's scope with DeptID/GridCode.
+func (m *Module) Alarm(ctx context.Context, id string) (*Alarm, error) {
+	return alarmByID(m.st.DB(), id)
+}
