@@ -61,7 +61,9 @@ func dsn(path string, readOnly bool) string {
 		// The raft log is the durable record: after a power loss the FSM
 		// re-applies whatever the WAL lost, so NORMAL is safe and fast.
 		q.Add("_pragma", "synchronous(NORMAL)")
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+		// Checkpoints run in the background (checkpoint.go), never in
+		// the FSM's commits.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Add("_txlock", "immediate")
 	}
 	q.Add("_pragma", "cache_size(-32000)")

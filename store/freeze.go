@@ -14,15 +14,16 @@ import (
 // checkpoints paused, the main file cannot change: new commits only append
 // to the WAL. The main file can then be copied as plain bytes (disk speed)
 // while writes go on. Only the checkpoint runs with the FSM paused, and it
-// copies at most one auto-checkpoint's worth of WAL (wal_autocheckpoint).
-
-const autoCheckpointPages = 4000
+// copies at most what the background checkpointer (checkpoint.go) has not
+// copied yet, a fraction of a second of writes.
 
 // freeze checkpoints the WAL fully and pauses auto-checkpoints. release
 // resumes them. Freezes nest (a snapshot and a backup may overlap).
 func (s *Store) freeze(ctx context.Context) (release func(), index uint64, err error) {
 	s.fsm.applyMu.Lock()
 	defer s.fsm.applyMu.Unlock()
+	s.ckptMu.Lock() // no background checkpoint in between
+	defer s.ckptMu.Unlock()
 	index = s.applied.Load()
 	var busy, logFrames, done int
 	if err := s.writer.QueryRowContext(ctx, `PRAGMA wal_checkpoint(FULL)`).Scan(&busy, &logFrames, &done); err != nil {
@@ -32,24 +33,12 @@ func (s *Store) freeze(ctx context.Context) (release func(), index uint64, err e
 		return nil, 0, fmt.Errorf("checkpoint incomplete (busy=%d, %d of %d frames)", busy, done, logFrames)
 	}
 	s.freezeMu.Lock()
-	s.frozen++
-	if s.frozen == 1 {
-		if _, err := s.writer.ExecContext(ctx, `PRAGMA wal_autocheckpoint=0`); err != nil {
-			s.frozen--
-			s.freezeMu.Unlock()
-			return nil, 0, err
-		}
-	}
+	s.frozen++ // the background checkpointer skips while frozen
 	s.freezeMu.Unlock()
 	return func() {
 		s.freezeMu.Lock()
 		defer s.freezeMu.Unlock()
 		s.frozen--
-		if s.frozen == 0 {
-			if _, err := s.writer.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint=%d`, autoCheckpointPages)); err != nil {
-				s.logf("store: resume auto-checkpoint: %v", err)
-			}
-		}
 	}, index, nil
 }
 

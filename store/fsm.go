@@ -29,6 +29,8 @@ type fsm struct {
 	// between batches.
 	applyMu sync.Mutex
 
+	aq applyQueue // entries waiting for the applier (applier.go)
+
 	// Statements prepared once on the single writer connection.
 	stmtMu             sync.Mutex
 	insLog, idem, meta *sql.Stmt
@@ -76,17 +78,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		<-s.closeCh
 		return make([]any, len(logs))
 	}
-	// Fast path: the whole batch in one transaction without savepoints (a
-	// savepoint makes SQLite journal every page a command touches). If any
-	// handler refuses, roll back and run the batch again with a savepoint per
-	// command. Handlers are deterministic, so both paths give the same state.
-	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
-	resp, outcome := f.applyBatch(logs, false)
-	if outcome == needSavepoints {
-		resp, _ = f.applyBatch(logs, true)
-	}
-	return resp
+	// Queued for the applier, which groups raft batches into one
+	// transaction (applier.go).
+	return f.enqueue(logs)
 }
 
 type batchOutcome int
@@ -377,6 +371,7 @@ func insertLog(st *sql.Stmt, r *logRow, payload []byte) error {
 // because the database carries its own applied raft index and the FSM skips
 // entries it already holds.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.drain() // the database must hold every entry raft counts as applied
 	return &fsmSnapshot{s: f.s}, nil
 }
 
@@ -395,6 +390,7 @@ func (p *fsmSnapshot) Release() {}
 // Restore replaces the database with a snapshot's (a follower catching up).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.drain()
 	s := f.s
 	tmp, err := os.CreateTemp(s.cfg.DataDir, "restore-*.db")
 	if err != nil {

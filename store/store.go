@@ -51,6 +51,10 @@ type Store struct {
 
 	freezeMu sync.Mutex
 	frozen   int
+	ckptMu   sync.Mutex // one checkpoint at a time (background or freeze)
+	ckptDB   *sql.DB    // the background checkpointer's connection
+	ckptDone chan struct{}
+	ckptStop chan struct{}
 
 	halted  atomic.Value // string
 	closeCh chan struct{}
@@ -231,6 +235,10 @@ func (s *Store) Start(ctx context.Context) error {
 		s.closeDBs()
 		return fmt.Errorf("store: read meta: %w", err)
 	}
+	if err := s.startCheckpointer(); err != nil {
+		s.closeDBs()
+		return fmt.Errorf("store: %w", err)
+	}
 	if err := s.startRaft(ctx); err != nil {
 		s.closeDBs()
 		return err
@@ -272,6 +280,7 @@ func (s *Store) fsmHead(h string) {
 }
 
 func (s *Store) closeDBs() {
+	s.stopCheckpointer()
 	if s.reader != nil {
 		s.reader.Close()
 	}
@@ -296,6 +305,9 @@ func (s *Store) Close() error {
 		if err := s.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.fsm != nil {
+		s.fsm.stopApplier()
 	}
 	if c, ok := s.transport.(interface{ Close() error }); ok {
 		c.Close()
@@ -479,8 +491,17 @@ func (s *Store) applyLeader(ctx context.Context, cmd Command) (Result, error) {
 	if err := f.Error(); err != nil {
 		return Result{}, retryableError{err}
 	}
-	resp, ok := f.Response().(*fsmResponse)
-	if !ok || resp == nil {
+	var resp *fsmResponse
+	switch r := f.Response().(type) {
+	case *asyncResponse:
+		resp, err = r.wait(ctx, s.closeCh)
+		if err != nil {
+			return Result{}, retryableError{err}
+		}
+	case *fsmResponse:
+		resp = r
+	}
+	if resp == nil {
 		return Result{}, &Error{Code: "internal", Message: "no response from the state machine"}
 	}
 	if resp.Err != nil {
