@@ -49,6 +49,7 @@ func startServer(t *testing.T) *testServer {
 	cfg := DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.Demo = true
+	cfg.MQTT = "127.0.0.1:0"
 	a, err := New(cfg, Options{Logf: t.Logf, Out: &out, Listener: ln})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,6 +26,7 @@ type Config struct {
 	Data          string `toml:"data" help:"data directory (database, raft log, snapshots)"`
 	HTTP          string `toml:"http" help:"HTTP listen address of the console and API"`
 	MQTT          string `toml:"mqtt" help:"MQTT listen address for sensors and gateways"`
+	MQTTTLS       string `toml:"mqtt_tls" help:"MQTT over TLS listen address (certificate generated into the data dir on first start, or mqtt-tls/cert.pem and key.pem placed there by the admin); auto: port 8883 beside the default :1883, off for other mqtt ports; - disables it"`
 	Demo          bool   `toml:"demo" help:"create the demo county 示范县 with sample data and accounts"`
 	NodeID        string `toml:"node_id" help:"this node's name in the cluster (default: from the data dir or host name)"`
 	Raft          string `toml:"raft" help:"raft listen address (e.g. 0.0.0.0:7946); empty: single node that cannot grow"`
@@ -50,7 +52,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Data: DefaultDataDir(), HTTP: "127.0.0.1:8080", MQTT: ":1883", BackupKeep: 7, DiskWarnPercent: 90}
+	return Config{Data: DefaultDataDir(), HTTP: "127.0.0.1:8080", MQTT: ":1883", MQTTTLS: "auto", BackupKeep: 7, DiskWarnPercent: 90}
 }
 
 // DefaultDataDir is the OS-appropriate data directory: /var/lib/yiwang for
@@ -333,4 +335,25 @@ func (c Config) raftTLS() (*tls.Config, error) {
 		ClientCAs:    pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 	}, nil
+}
+
+// mqttTLSAddr resolves mqtt_tls: "auto" is port 8883 on the host of the
+// default MQTT port 1883, an ephemeral port beside an ephemeral MQTT port
+// (tests), and off beside any other port (the admin chose ports: let them
+// choose this one too).
+func (c Config) mqttTLSAddr() string {
+	if c.MQTTTLS != "auto" && c.MQTTTLS != "" {
+		return c.MQTTTLS
+	}
+	host, port, err := net.SplitHostPort(c.MQTT)
+	if err != nil {
+		return "-"
+	}
+	switch port {
+	case "1883":
+		return net.JoinHostPort(host, "8883")
+	case "0":
+		return net.JoinHostPort(host, "0")
+	}
+	return "-"
 }
