@@ -1,0 +1,505 @@
+package app
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/yiwang/yiwang/app/cases"
+	"github.com/yiwang/yiwang/app/httpapi"
+	"github.com/yiwang/yiwang/app/iot"
+	"github.com/yiwang/yiwang/app/pluginhost"
+	"github.com/yiwang/yiwang/plugins"
+)
+
+// End-to-end tests of the plugin host inside a real server: example
+// plugins built with the Go toolchain (GOOS=wasip1), installed through the
+// CLI and the API, fed by real MQTT clients through the embedded broker.
+//
+// wazero compiles a Go-built module in seconds, but in minutes under
+// -race; the servers share one on-disk compilation cache
+// (YIWANG_PLUGIN_CACHE), so only the first run of a test binary pays, and
+// -short -race skips these tests.
+
+var (
+	wasmMu    sync.Mutex
+	wasmBuilt = map[string][]byte{}
+)
+
+func skipSlowPluginTests(t *testing.T) {
+	t.Helper()
+	if testing.Short() && raceEnabled {
+		t.Skip("plugin e2e tests compile WebAssembly: skipped under -short -race")
+	}
+}
+
+// buildPluginWasm builds ./plugins/<rel> for wasip1 as a reactor.
+func buildPluginWasm(t *testing.T, rel string) []byte {
+	t.Helper()
+	wasmMu.Lock()
+	defer wasmMu.Unlock()
+	if b, ok := wasmBuilt[rel]; ok {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), "plugin.wasm")
+	wd, _ := os.Getwd()
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./plugins/"+rel)
+	cmd.Dir = filepath.Dir(wd)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", rel, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasmBuilt[rel] = b
+	return b
+}
+
+type pluginNode struct {
+	t    *testing.T
+	a    *App
+	cfg  Config
+	call func(method, path string, in, out any) error
+}
+
+func startPluginNode(t *testing.T, data string) *pluginNode {
+	t.Helper()
+	t.Setenv("YIWANG_PLUGIN_CACHE", filepath.Join(os.TempDir(), "yiwang-app-plugins-wazero-cache"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Data = data
+	cfg.MQTT = "127.0.0.1:0"
+	a, err := New(cfg, Options{Logf: t.Logf, Out: io.Discard, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := &pluginNode{t: t, a: a, cfg: cfg}
+	n.call = func(method, path string, in, out any) error {
+		return callServer(method, a.URL()+path, a.LocalKey(), in, out)
+	}
+	t.Cleanup(func() { n.close() })
+	return n
+}
+
+func (n *pluginNode) close() {
+	if n.a != nil {
+		if err := n.a.Close(); err != nil {
+			n.t.Errorf("close: %v", err)
+		}
+		n.a = nil
+	}
+}
+
+func (n *pluginNode) must(method, path string, in, out any) {
+	n.t.Helper()
+	if err := n.call(method, path, in, out); err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+}
+
+func (n *pluginNode) cli(stdin string, args ...string) (int, string, string) {
+	n.t.Helper()
+	return runCLI(n.t, stdin, nil, append(args, "--data", n.cfg.Data)...)
+}
+
+func (n *pluginNode) device(typ string) iot.DeviceCreated {
+	var d iot.DeviceCreated
+	n.must("POST", "/api/v1/devices", iot.DeviceInput{Name: "测试设备 " + typ, Type: typ}, &d)
+	return d
+}
+
+func (n *pluginNode) mqttAddr() string { return n.a.IoT().Broker().TCPAddr() }
+
+// plugin reads one plugin through the API.
+func (n *pluginNode) plugin(name string) pluginhost.Plugin {
+	var p pluginhost.Plugin
+	n.must("GET", "/api/v1/plugins/"+name, nil, &p)
+	return p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitPlugin(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// packDir writes plugin.json and plugin.wasm to a directory and packs it
+// with 'yiwang plugin pack'.
+func packPlugin(t *testing.T, n *pluginNode, manifest string, wasm []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "plugin.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugin.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", nil, "plugin", "pack", dir)
+	if code != 0 {
+		t.Fatalf("plugin pack: %d %s %s", code, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// loraFrame is the example decoder's 12-byte frame.
+func loraFrame(fcnt, levelMM, batteryMV uint16, tempDeci int16, flags byte) []byte {
+	b := []byte{0xA5, 0x01}
+	b = binary.BigEndian.AppendUint16(b, fcnt)
+	b = binary.BigEndian.AppendUint16(b, levelMM)
+	b = binary.BigEndian.AppendUint16(b, batteryMV)
+	b = binary.BigEndian.AppendUint16(b, uint16(tempDeci))
+	b = append(b, flags)
+	var x byte
+	for _, c := range b {
+		x ^= c
+	}
+	return append(b, x)
+}
+
+func pahoConnect(t *testing.T, addr, user, pass string) paho.Client {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("paho-%s-%d", user, time.Now().UnixNano())).
+		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func pahoPublish(t *testing.T, c paho.Client, topic string, payload []byte) {
+	t.Helper()
+	tok := c.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// series returns the raw values of a metric of a device.
+func (n *pluginNode) series(device, metric string) []float64 {
+	var s iot.Series
+	n.must("GET", "/api/v1/devices/"+device+"/telemetry?res=raw&metric="+metric, nil, &s)
+	var out []float64
+	for _, p := range s.Points {
+		out = append(out, p.Value)
+	}
+	return out
+}
+
+func containsValue(vs []float64, v float64) bool {
+	for _, x := range vs {
+		if x > v-1e-9 && x < v+1e-9 {
+			return true
+		}
+	}
+	return false
+}
+
+// zipPackage builds a package by hand (for manifests PackDir refuses).
+func zipPackage(t *testing.T, manifest string, wasm []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, b := range map[string][]byte{"plugin.json": []byte(manifest), "plugin.wasm": wasm} {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestPluginDecoderE2E: the example decoder, built with the Go toolchain,
+// is installed with 'yiwang plugin install' on a running server; binary
+// frames published with mosquitto_pub and with a Paho client on
+// yw/{device}/telemetry become stored telemetry; a malformed frame is
+// counted as malformed and the broker goes on serving.
+func TestPluginDecoderE2E(t *testing.T) {
+	skipSlowPluginTests(t)
+	wasm := buildPluginWasm(t, "examples/decoder")
+	manifest, err := os.ReadFile("../plugins/examples/decoder/plugin.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startPluginNode(t, t.TempDir())
+	file := packPlugin(t, n, string(manifest), wasm)
+
+	// Refusals are explicit: unsigned without the override, a foreign ABI.
+	code, _, errOut := n.cli("", "plugin", "install", file, "--yes")
+	if code == 0 || !strings.Contains(errOut, "not signed") {
+		t.Fatalf("unsigned install without override: code %d, stderr %q", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad-abi.ywp")
+	os.WriteFile(bad, zipPackage(t, strings.Replace(string(manifest), `"abi": 1`, `"abi": 2`, 1), wasm), 0o644)
+	code, _, errOut = n.cli("", "plugin", "install", bad, "--yes", "--allow-unsigned")
+	if code == 0 || !strings.Contains(errOut, "abi version 2 is not supported") {
+		t.Fatalf("abi 2 install: code %d, stderr %q", code, errOut)
+	}
+	// Declining at the prompt installs nothing.
+	code, out, _ := n.cli("n\n", "plugin", "install", file, "--allow-unsigned")
+	if code == 0 || !strings.Contains(out, "permissions decode") {
+		t.Fatalf("declined install: code %d, out %q", code, out)
+	}
+
+	start := time.Now()
+	code, out, errOut = n.cli("", "plugin", "install", file, "--yes", "--allow-unsigned")
+	if code != 0 {
+		t.Fatalf("install: %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("install through the CLI took %v", time.Since(start).Round(time.Millisecond))
+	if p := n.plugin("lora-water"); !p.Loaded || !p.Enabled || p.Version != "1.0.0" {
+		t.Fatalf("installed plugin: %+v", p)
+	}
+
+	dev := n.device("lora-water-v1")
+	topic := "yw/" + dev.ID + "/telemetry"
+
+	// mosquitto_pub with a binary file payload.
+	if bin, err := exec.LookPath("mosquitto_pub"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mosquitto_pub is required in CI: %v", err)
+		}
+		t.Logf("mosquitto_pub not installed: skipping its part")
+	} else {
+		f := filepath.Join(t.TempDir(), "frame.bin")
+		os.WriteFile(f, loraFrame(7, 2310, 3600, 215, 1), 0o644)
+		host, port, _ := net.SplitHostPort(n.mqttAddr())
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		msg, err := exec.CommandContext(ctx, bin, "-h", host, "-p", port, "-u", dev.ID, "-P", dev.Secret, "-i", "mp-"+dev.ID,
+			"-t", topic, "-f", f, "-q", "1").CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v: %s", err, msg)
+		}
+		waitPlugin(t, "level 2.31 from mosquitto_pub", 15*time.Second, func() bool { return containsValue(n.series(dev.ID, "level_m"), 2.31) })
+		if tc := n.series(dev.ID, "temperature_c"); !containsValue(tc, 21.5) {
+			t.Fatalf("temperature_c = %v, want 21.5", tc)
+		}
+	}
+
+	// An in-process MQTT client.
+	c := pahoConnect(t, n.mqttAddr(), dev.ID, dev.Secret)
+	pahoPublish(t, c, topic, loraFrame(8, 2500, 3200, -15, 0))
+	waitPlugin(t, "level 2.5 from paho", 15*time.Second, func() bool { return containsValue(n.series(dev.ID, "level_m"), 2.5) })
+	if v := n.series(dev.ID, "low_battery"); !containsValue(v, 1) {
+		t.Fatalf("low_battery = %v, want a 1 (3.2 V)", v)
+	}
+	if v := n.series(dev.ID, "temperature_c"); !containsValue(v, -1.5) {
+		t.Fatalf("temperature_c = %v, want -1.5", v)
+	}
+
+	// A malformed frame: counted, not stored, the broker keeps serving.
+	broker := n.a.IoT().Broker()
+	before := broker.Counters(dev.ID).Malformed
+	pahoPublish(t, c, topic, []byte("\x00\x01garbage"))
+	waitPlugin(t, "malformed counter", 10*time.Second, func() bool { return broker.Counters(dev.ID).Malformed > before })
+	if e := broker.Counters(dev.ID).LastError; !strings.Contains(e, "frame is 9 bytes") {
+		t.Fatalf("last error %q", e)
+	}
+	pahoPublish(t, c, topic, loraFrame(9, 2600, 3600, 100, 0))
+	waitPlugin(t, "level 2.6 after the bad frame", 15*time.Second, func() bool { return containsValue(n.series(dev.ID, "level_m"), 2.6) })
+
+	p := n.plugin("lora-water")
+	if p.Metrics.Calls < 3 || p.Metrics.Errors < 1 || p.Metrics.Failures != 0 || !p.Enabled {
+		t.Fatalf("metrics after the frames: %+v enabled %v", p.Metrics, p.Enabled)
+	}
+	code, out, _ = n.cli("", "plugin", "list")
+	if code != 0 || !strings.Contains(out, "lora-water") || !strings.Contains(out, "enabled") {
+		t.Fatalf("plugin list: %d %s", code, out)
+	}
+	t.Logf("plugin list:\n%s", out)
+
+	// Upgrade keeps working; same version is refused clearly.
+	code, _, errOut = n.cli("", "plugin", "install", file, "--yes", "--allow-unsigned")
+	if code == 0 || !strings.Contains(errOut, "already installed") {
+		t.Fatalf("reinstall same version: %d %q", code, errOut)
+	}
+	// Remove: frames are no longer decoded (malformed as JSON).
+	if code, out, errOut := n.cli("", "plugin", "remove", "lora-water"); code != 0 {
+		t.Fatalf("remove: %d %s %s", code, out, errOut)
+	}
+	before = broker.Counters(dev.ID).Malformed
+	pahoPublish(t, c, topic, loraFrame(10, 2700, 3600, 100, 0))
+	waitPlugin(t, "malformed after remove", 10*time.Second, func() bool { return broker.Counters(dev.ID).Malformed > before })
+}
+
+// TestPluginWebhookE2E: the example notifier, with its allow-list pointing
+// at a local test endpoint the admin approved, posts an urgent case to it,
+// annotates the case, and each call is in the audit log; a non-urgent case
+// is not posted.
+func TestPluginWebhookE2E(t *testing.T) {
+	skipSlowPluginTests(t)
+	wasm := buildPluginWasm(t, "examples/notifier")
+	got := make(chan map[string]any, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		body["_path"] = r.URL.Path
+		got <- body
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+
+	n := startPluginNode(t, t.TempDir())
+	manifest := `{"name": "urgent-notifier", "version": "1.0.0", "abi": 1, "description": "Posts urgent cases to a webhook",
+		"permissions": ["events", "http", "cases"], "events": ["case.created", "case.state_changed"],
+		"hosts": ["127.0.0.1", "sms-gateway.example.cn"], "settings": {"webhook_url": ""}}`
+	pkg, err := plugins.Pack([]byte(manifest), wasm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Approving a host the manifest does not declare is refused.
+	err = n.call("POST", "/api/v1/plugins", pluginhost.InstallInput{Package: pkg, Approval: &plugins.Approval{
+		Permissions: []string{"events", "http", "cases"}, Hosts: []string{"evil.example.com"}, AllowUnsigned: true}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "not declared") {
+		t.Fatalf("undeclared host approved: %v", err)
+	}
+	var p pluginhost.Plugin
+	n.must("POST", "/api/v1/plugins", pluginhost.InstallInput{Package: pkg, Approval: &plugins.Approval{
+		Permissions: []string{"events", "http", "cases"}, Hosts: []string{"127.0.0.1"}, AllowUnsigned: true,
+		Settings: map[string]string{"webhook_url": srv.URL + "/notify"}}}, &p)
+	if !p.Loaded || !p.Enabled || len(p.Hosts) != 1 || p.Hosts[0] != "127.0.0.1" {
+		t.Fatalf("installed: %+v", p)
+	}
+
+	var plain, urgent cases.Case
+	n.must("POST", "/api/v1/cases", cases.CaseInput{Title: "路灯不亮", Source: cases.SourceStaff}, &plain)
+	n.must("POST", "/api/v1/cases", cases.CaseInput{Title: "河堤管涌", Source: cases.SourceStaff, Severity: "urgent"}, &urgent)
+	select {
+	case body := <-got:
+		if body["case_id"] != fmt.Sprint(urgent.ID) || body["event"] != "case.created" || body["_path"] != "/notify" ||
+			!strings.Contains(fmt.Sprint(body["text"]), "河堤管涌") {
+			t.Fatalf("webhook body %v, want urgent case %d", body, urgent.ID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no webhook call; plugin logs: %v", n.logs("urgent-notifier"))
+	}
+	// The plugin annotated the case through the host.
+	waitPlugin(t, "the plugin's note on the case", 10*time.Second, func() bool {
+		var d cases.Detail
+		n.must("GET", fmt.Sprintf("/api/v1/cases/%d", urgent.ID), nil, &d)
+		for _, s := range d.Steps {
+			if s.Action == "note" && strings.Contains(s.Note, "已推送紧急通知") {
+				return true
+			}
+		}
+		return false
+	})
+	// The call is in the audit log, as the plugin.
+	var audit httpapi.Page[map[string]any]
+	n.must("GET", "/api/v1/audit?type=plugin.http_call", nil, &audit)
+	if audit.Total < 1 || !strings.Contains(fmt.Sprint(audit.Items[0]), "plugin:urgent-notifier") || !strings.Contains(fmt.Sprint(audit.Items[0]), "/notify") {
+		t.Fatalf("audit: %+v", audit)
+	}
+	select {
+	case body := <-got:
+		t.Fatalf("unexpected second webhook call: %v", body)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func (n *pluginNode) logs(name string) []string {
+	var page httpapi.Page[plugins.LogLine]
+	_ = n.call("GET", "/api/v1/plugins/"+name+"/logs", nil, &page)
+	var out []string
+	for _, l := range page.Items {
+		out = append(out, l.Level+" "+l.Message)
+	}
+	return out
+}
+
+// TestPluginAutoDisable: a decoder that panics on every frame is stopped
+// per call, counted, disabled after five consecutive failures; the disabled
+// state is replicated (it survives a restart) and shown by 'plugin list'
+// and 'plugin logs'; the broker keeps serving other devices throughout.
+func TestPluginAutoDisable(t *testing.T) {
+	skipSlowPluginTests(t)
+	wasm := buildPluginWasm(t, "testdata/hostile")
+	data := t.TempDir()
+	n := startPluginNode(t, data)
+	file := packPlugin(t, n, `{"name": "hostile-panic", "version": "1.0.0", "abi": 1, "permissions": ["decode"], "device_types": ["panic"]}`, wasm)
+	if code, out, errOut := n.cli("", "plugin", "install", file, "--yes", "--allow-unsigned"); code != 0 {
+		t.Fatalf("install: %d %s %s", code, out, errOut)
+	}
+	bad := n.device("panic")
+	good := n.device("water_level")
+	cb := pahoConnect(t, n.mqttAddr(), bad.ID, bad.Secret)
+	cg := pahoConnect(t, n.mqttAddr(), good.ID, good.Secret)
+	for i := range 7 {
+		pahoPublish(t, cb, "yw/"+bad.ID+"/telemetry", []byte("frame"))
+		pahoPublish(t, cg, "yw/"+good.ID+"/telemetry", fmt.Appendf(nil, `{"ts": %d, "values": {"water_level": %d.5}}`, time.Now().Add(time.Duration(i-10)*time.Second).UnixMilli(), i))
+	}
+	waitPlugin(t, "auto-disable replicated", 15*time.Second, func() bool {
+		p := n.plugin("hostile-panic")
+		return !p.Enabled && p.AutoDisabled
+	})
+	p := n.plugin("hostile-panic")
+	if p.Metrics.Failures != 5 || !strings.Contains(p.DisabledReason, "5 consecutive failures") {
+		t.Fatalf("after failures: %+v reason %q", p.Metrics, p.DisabledReason)
+	}
+	waitPlugin(t, "the good device's readings", 15*time.Second, func() bool { return len(n.series(good.ID, "water_level")) == 7 })
+	t.Logf("good device: %v, counters %+v", n.series(good.ID, "water_level"), n.a.IoT().Broker().Counters(good.ID))
+	if c := n.a.IoT().Broker().Counters(bad.ID).Malformed; c != 7 {
+		t.Fatalf("malformed count of the bad device = %d, want 7", c)
+	}
+	code, out, _ := n.cli("", "plugin", "list")
+	if code != 0 || !strings.Contains(out, "disabled") || !strings.Contains(out, "consecutive failures") {
+		t.Fatalf("plugin list: %s", out)
+	}
+	code, out, _ = n.cli("", "plugin", "logs", "hostile-panic")
+	if code != 0 || !strings.Contains(out, "hostile plugin panics") {
+		t.Fatalf("plugin logs: %s", out)
+	}
+
+	// The state is in the store: a restarted node loads the plugin disabled.
+	n.close()
+	n = startPluginNode(t, data)
+	p = n.plugin("hostile-panic")
+	if !p.Loaded || p.Enabled || !p.AutoDisabled {
+		t.Fatalf("after restart: %+v", p)
+	}
+	if code, out, errOut := n.cli("", "plugin", "enable", "hostile-panic"); code != 0 || !strings.Contains(out, "enabled") {
+		t.Fatalf("enable: %d %s %s", code, out, errOut)
+	}
+	if p = n.plugin("hostile-panic"); !p.Enabled || p.AutoDisabled || p.Metrics.ConsecutiveFailures != 0 {
+		t.Fatalf("after enable: %+v", p)
+	}
+}
