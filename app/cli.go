@@ -46,6 +46,7 @@ Usage:
   yiwang token create --user NAME --name LABEL [--scope PERMS] [--days N] [--data DIR]
                                            create an API token for an integrator
   yiwang backup --out FILE [--data DIR]    back up (online through the running server, or offline)
+  yiwang backup verify FILE                check a backup file (exit status 1 when it is damaged)
   yiwang restore FILE --data DIR           restore a backup into a new, empty data directory
   yiwang audit verify [--data DIR]         verify the hash chain of the audit log
   yiwang service install|uninstall|start|stop|status [--data DIR]
@@ -78,7 +79,11 @@ func (c *cli) run(args []string) int {
 			err = c.tokenCreate(args[2:])
 		}
 	case "backup":
-		err = c.backup(args[1:])
+		if len(args) > 1 && args[1] == "verify" {
+			err = c.backupVerify(args[2:]) // cli_ops.go
+		} else {
+			err = c.backup(args[1:])
+		}
 	case "restore":
 		err = c.restore(args[1:])
 	case "audit":
@@ -107,6 +112,9 @@ func (c *cli) run(args []string) int {
 		return 0
 	}
 	fmt.Fprintln(c.stderr, "yiwang:", err)
+	if code := exitCode(err); code != 0 { // cli_ops.go
+		return code
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(c.stderr, `run "yiwang help" for usage`)

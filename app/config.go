@@ -47,7 +47,6 @@ type Config struct {
 	BackupAt        string `toml:"backup_at" help:"daily time of the scheduled backup, HH:MM China time (default 02:30)"`
 	BackupKeep      int    `toml:"backup_keep" help:"scheduled backups kept in backup_dir (0: all)"`
 	DiskWarnPercent int    `toml:"disk_warn_percent" help:"warn when the data or backup disk is this full (percent)"`
-	MetricsToken    string `toml:"metrics_token" help:"Bearer token that may read /metrics (and nothing else)"`
 }
 
 // DefaultConfig returns the defaults.

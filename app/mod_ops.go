@@ -18,7 +18,6 @@ func init() {
 			Hub:             a.hub,
 			Broker:          a.brokerStatus,
 			Checks:          a.healthChecks,
-			MetricsToken:    a.cfg.MetricsToken,
 			Backup:          a.cfg.backupConfig(),
 			DiskWarnPercent: float64(a.cfg.DiskWarnPercent),
 			Logf:            a.logf,

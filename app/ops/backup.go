@@ -168,8 +168,8 @@ func (m *Module) RunBackup(ctx context.Context, trigger string) (BackupRecord, e
 
 // writeVerified writes NAME.partial, verifies it and renames it.
 func (m *Module) writeVerified(ctx context.Context, dir string) (store.BackupInfo, string, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return store.BackupInfo{}, "", fmt.Errorf("backup directory: %w", err)
+	if err := ensureDir(dir); err != nil {
+		return store.BackupInfo{}, "", err
 	}
 	f, err := os.CreateTemp(dir, "yiwang-*.backup.partial")
 	if err != nil {
@@ -196,6 +196,16 @@ func (m *Module) writeVerified(ctx context.Context, dir string) (store.BackupInf
 		return info, "", err
 	}
 	return info, name, nil
+}
+
+// ensureDir creates the backup directory itself but not its parents: a
+// backup_dir on a removable disk that is not mounted must fail rather than
+// fill the system disk under the empty mount point.
+func ensureDir(dir string) error {
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("backup directory: %w (is the disk mounted?)", err)
+	}
+	return nil
 }
 
 // Retain keeps the newest keep backup files (yiwang-*.backup) in dir and
@@ -395,7 +405,7 @@ func (m *Module) backupState(ctx context.Context) BackupState {
 var backupList = &httpapi.ListSpec{
 	Sort:        map[string]string{"started_at": "started_at", "size": "size"},
 	DefaultSort: "-started_at",
-	Tiebreak:    "id DESC",
+	Tiebreak:    "id",
 	Filters: map[string]httpapi.Filter{
 		"node_id": {Column: "node_id", Kind: httpapi.FilterString},
 		"ok":      {Column: "ok", Kind: httpapi.FilterBool},

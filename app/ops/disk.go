@@ -22,8 +22,12 @@ const relogEvery = time.Hour
 // checkDisks compares the data and backup disks with the thresholds.
 func (m *Module) checkDisks() {
 	m.checkDisk("disk", "data directory", m.opts.DataDir)
-	if m.opts.Backup.Dir != "" {
-		m.checkDisk("backup_disk", "backup directory", m.opts.Backup.Dir)
+	if d := m.opts.Backup.Dir; d != "" {
+		if err := ensureDir(d); err != nil {
+			m.setWarning("backup_disk", err.Error())
+			return
+		}
+		m.checkDisk("backup_disk", "backup directory", d)
 	}
 }
 

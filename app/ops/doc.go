@@ -12,9 +12,11 @@
 // is written by hand (metrics.go): it is a few lines per family and saves a
 // dependency tree.
 //
-// /metrics is authenticated: a scraper sends the metrics_token from the
-// configuration as a Bearer token (it grants nothing else), an administrator
-// may use any credential with system.admin.
+// /metrics is authenticated like every route: it needs the permission
+// system.metrics (administrators and integrators hold it). A scraper uses an
+// API token limited to that one permission (yiwang token create --scope
+// system.metrics), so a leaked scrape credential reads figures and nothing
+// else, and can be revoked like any token.
 //
 // Disk warnings are edge-triggered: crossing the threshold (used percent or
 // free bytes) logs once, publishes a transient live event "ops.disk_warning"

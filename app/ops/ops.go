@@ -2,10 +2,8 @@ package ops
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,9 +50,7 @@ type Options struct {
 	// Checks reports component health (e.g. plugins): name → problem, ""
 	// when healthy (optional).
 	Checks func() map[string]string
-	// MetricsToken lets a scraper read /metrics with nothing else granted.
-	MetricsToken string
-	Backup       BackupConfig
+	Backup BackupConfig
 	// DiskWarnPercent warns when the data disk is this full (default 90).
 	DiskWarnPercent float64
 	// DiskWarnFree warns when less than this many bytes are free (default
@@ -88,6 +84,9 @@ type Module struct {
 }
 
 var _ httpapi.Module = (*Module)(nil)
+
+// PermMetrics reads /metrics. Scrapers use an API token limited to it.
+var PermMetrics = httpapi.DefinePermission("system.metrics", "读取运行指标（/metrics）", httpapi.RoleAdmin, httpapi.RoleIntegrator)
 
 // New returns the module.
 func New(opts Options) *Module {
@@ -148,9 +147,10 @@ func (m *Module) Classify(h *live.Hub) {
 // Routes implements httpapi.Module.
 func (m *Module) Routes(r *httpapi.Router) {
 	tags := []string{"system"}
-	r.Handle(httpapi.Route{Method: "GET", Path: "/metrics", Public: true, Tags: tags,
-		Summary:             "Prometheus metrics of this node (Bearer metrics_token, or an administrator)",
-		Description:         "Text exposition format 0.0.4. Authenticate with the metrics_token of the configuration as a Bearer token, or with any credential holding system.admin.",
+	r.Handle(httpapi.Route{Method: "GET", Path: "/metrics", Perm: PermMetrics, Tags: tags,
+		Summary: "Prometheus metrics of this node (permission system.metrics)",
+		Description: "Text exposition format 0.0.4. A scraper uses an API token limited to system.metrics: " +
+			"yiwang token create --user USER --name prometheus --scope system.metrics (USER an administrator or integrator).",
 		ResponseContentType: "text/plain; version=0.0.4", Handler: m.metrics})
 	r.Handle(httpapi.Route{Method: "GET", Path: "/api/v1/admin/ops", Perm: httpapi.PermSystemAdmin, Tags: tags,
 		Summary:  "Operations overview of this node: disk, database, raft, broker, search index, health, warnings, backups",
@@ -217,23 +217,7 @@ func (m *Module) Tick(ctx context.Context) {
 	}
 }
 
-// authorizedForMetrics accepts the metrics token or an administrator.
-func (m *Module) authorizedForMetrics(r *http.Request) bool {
-	if tok := m.opts.MetricsToken; tok != "" {
-		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") &&
-			subtle.ConstantTimeCompare([]byte(strings.TrimPrefix(h, "Bearer ")), []byte(tok)) == 1 {
-			return true
-		}
-	}
-	p := httpapi.PrincipalFrom(r.Context())
-	return p != nil && p.Can(httpapi.PermSystemAdmin)
-}
-
 func (m *Module) metrics(w http.ResponseWriter, r *http.Request) error {
-	if !m.authorizedForMetrics(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="yiwang metrics"`)
-		return httpapi.ErrUnauthorized
-	}
 	ov := m.Collect(r.Context())
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

@@ -245,9 +245,9 @@ func TestRetainOrdersByTimeThenIndex(t *testing.T) {
 var promLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*\})? [-+0-9.eEInfa]+$`)
 
 func TestMetricsEndpoint(t *testing.T) {
-	admin := &httpapi.Principal{Username: "admin", Permissions: []string{httpapi.PermSystemAdmin}, Scope: httpapi.Scope{Kind: httpapi.ScopeAll}}
+	scraper := &httpapi.Principal{Username: "monitor", Permissions: []string{PermMetrics}, TokenKind: "api"}
 	viewer := &httpapi.Principal{Username: "viewer", Permissions: []string{"case.read"}}
-	m, st := newOps(t, Options{MetricsToken: "scrape-secret", Version: "1.2.3",
+	m, st := newOps(t, Options{Version: "1.2.3",
 		Broker: func() BrokerStatus {
 			return BrokerStatus{Running: true, Connections: 3, MessagesIn: 120, MessagesInPerS: 4.5}
 		},
@@ -260,8 +260,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	r := httpapi.NewRouter(httpapi.Options{})
 	r.SetAuthenticator(httpapi.AuthenticatorFunc(func(req *http.Request) (*httpapi.Principal, error) {
 		switch req.Header.Get("Authorization") {
-		case "Bearer admin":
-			return admin, nil
+		case "Bearer scrape-token":
+			return scraper, nil
 		case "Bearer viewer":
 			return viewer, nil
 		case "":
@@ -292,16 +292,12 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 		return resp.StatusCode, sb.String()
 	}
-	for _, who := range []string{"", "viewer", "wrong-token"} {
-		if code, _ := get(who); code != http.StatusUnauthorized {
-			t.Errorf("/metrics as %q: %d, want 401", who, code)
+	for who, want := range map[string]int{"": 401, "wrong-token": 401, "viewer": 403} {
+		if code, _ := get(who); code != want {
+			t.Errorf("/metrics as %q: %d, want %d", who, code, want)
 		}
 	}
-	code, body := get("admin")
-	if code != 200 {
-		t.Fatalf("admin: %d %s", code, body)
-	}
-	code, body = get("scrape-secret")
+	code, body := get("scrape-token")
 	if code != 200 {
 		t.Fatalf("token: %d %s", code, body)
 	}

@@ -42,6 +42,9 @@ func SystemdUnit(cfg Config) (string, error) {
 	w("WorkingDirectory=%s", systemdQuote(c.DataDir))
 	w("Restart=on-failure")
 	w("RestartSec=5s")
+	// 3: the data directory was written by a newer yiwang (downgrade
+	// refused); restarting cannot help, the log says what to do.
+	w("RestartPreventExitStatus=3")
 	w("TimeoutStopSec=90s")
 	w("LimitNOFILE=65536")
 	w("UMask=0027")
