@@ -81,7 +81,7 @@ type pluginNode struct {
 	call func(method, path string, in, out any) error
 }
 
-func startPluginNode(t *testing.T, data string) *pluginNode {
+func startPluginNode(t *testing.T, data string, tweak ...func(*Config)) *pluginNode {
 	t.Helper()
 	t.Setenv("YIWANG_PLUGIN_CACHE", filepath.Join(os.TempDir(), "yiwang-app-plugins-wazero-cache"))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,6 +91,10 @@ func startPluginNode(t *testing.T, data string) *pluginNode {
 	cfg := DefaultConfig()
 	cfg.Data = data
 	cfg.MQTT = "127.0.0.1:0"
+	cfg.HTTP = ln.Addr().String()
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	a, err := New(cfg, Options{Logf: t.Logf, Out: io.Discard, Listener: ln})
 	if err != nil {
 		t.Fatal(err)
@@ -502,4 +506,102 @@ func TestPluginAutoDisable(t *testing.T) {
 	if p = n.plugin("hostile-panic"); !p.Enabled || p.AutoDisabled || p.Metrics.ConsecutiveFailures != 0 {
 		t.Fatalf("after enable: %+v", p)
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (n *pluginNode) kv(plugin, key string) string {
+	var v []byte
+	n.a.Store().DB().QueryRow(`SELECT value FROM plugins_kv WHERE plugin = ? AND key = ?`, plugin, key).Scan(&v)
+	return string(v)
+}
+
+// TestPluginCluster: on a two-node cluster a plugin installed through the
+// follower runs on both nodes; the decoder works on the follower's broker;
+// an event hook runs once per cluster (on the leader) and its KV writes
+// are replicated; a job run on the follower writes through the leader; an
+// admin's disable on the leader reaches the follower.
+func TestPluginCluster(t *testing.T) {
+	skipSlowPluginTests(t)
+	decoder := buildPluginWasm(t, "examples/decoder")
+	export := buildPluginWasm(t, "examples/export")
+	secret := "plugin-cluster-secret"
+	n1 := startPluginNode(t, t.TempDir(), func(c *Config) { c.NodeID, c.Raft, c.ClusterSecret = "n1", freeAddr(t), secret })
+	n2 := startPluginNode(t, t.TempDir(), func(c *Config) {
+		c.NodeID, c.Raft, c.ClusterSecret, c.Join = "n2", freeAddr(t), secret, n1.a.URL()
+	})
+	waitPlugin(t, "n2 to follow n1", 30*time.Second, func() bool { return n2.a.Store().Status().Leader != "" })
+	if !n1.a.Store().IsLeader() || n2.a.Store().IsLeader() {
+		t.Fatalf("want n1 leading: n1 %+v n2 %+v", n1.a.Store().Status(), n2.a.Store().Status())
+	}
+
+	dm, _ := os.ReadFile("../plugins/examples/decoder/plugin.json")
+	em, _ := os.ReadFile("../plugins/examples/export/plugin.json")
+	for _, p := range []struct {
+		man  []byte
+		wasm []byte
+	}{{dm, decoder}, {em, export}} {
+		pkg, err := plugins.Pack(p.man, p.wasm, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := plugins.ParseManifest(p.man)
+		n2.must("POST", "/api/v1/plugins", pluginhost.InstallInput{Package: pkg, Approval: &plugins.Approval{Permissions: m.Permissions, AllowUnsigned: true}}, nil)
+	}
+	for _, n := range []*pluginNode{n1, n2} {
+		waitPlugin(t, n.cfg.NodeID+" loading both plugins", 60*time.Second, func() bool {
+			var page httpapi.Page[pluginhost.Plugin]
+			n.must("GET", "/api/v1/plugins", nil, &page)
+			return page.Total == 2 && page.Items[0].Loaded && page.Items[1].Loaded
+		})
+	}
+
+	// Decoder on the follower's broker.
+	dev := n2.device("lora-water-v1")
+	c := pahoConnect(t, n2.mqttAddr(), dev.ID, dev.Secret)
+	pahoPublish(t, c, "yw/"+dev.ID+"/telemetry", loraFrame(1, 1750, 3600, 80, 0))
+	waitPlugin(t, "level 1.75 via the follower", 15*time.Second, func() bool { return containsValue(n1.series(dev.ID, "level_m"), 1.75) })
+
+	// Event hook: two cases, counted once each (leader only), replicated.
+	var c1, c2 cases.Case
+	n1.must("POST", "/api/v1/cases", cases.CaseInput{Title: "占道经营", Source: cases.SourceStaff}, &c1)
+	n2.must("POST", "/api/v1/cases", cases.CaseInput{Title: "垃圾满溢", Source: cases.SourceStaff}, &c2)
+	day := "count/" + c1.CreatedAt.UTC().Format("2006-01-02")
+	waitPlugin(t, "case counts on the follower", 15*time.Second, func() bool { return n2.kv("daily-export", day) == "2" })
+	time.Sleep(300 * time.Millisecond)
+	if v := n1.kv("daily-export", day); v != "2" {
+		t.Fatalf("count on the leader = %q, want 2 (hooks once per cluster)", v)
+	}
+
+	// A job run by hand on the follower writes through the leader.
+	var o plugins.Outcome
+	n2.must("POST", "/api/v1/plugins/daily-export/jobs/daily/run", nil, &o)
+	waitPlugin(t, "the job's run counter on the leader", 10*time.Second, func() bool { return n1.kv("daily-export", "runs") == "1" })
+
+	// Disable on the leader reaches the follower's host.
+	n1.must("POST", "/api/v1/plugins/lora-water/disable", nil, nil)
+	waitPlugin(t, "disable on the follower", 10*time.Second, func() bool {
+		info, err := pluginModule(n2.a).Host().Get("lora-water")
+		return err == nil && !info.Enabled
+	})
+	before := n2.a.IoT().Broker().Counters(dev.ID).Malformed
+	pahoPublish(t, c, "yw/"+dev.ID+"/telemetry", loraFrame(2, 1800, 3600, 80, 0))
+	waitPlugin(t, "frame refused while disabled", 10*time.Second, func() bool { return n2.a.IoT().Broker().Counters(dev.ID).Malformed > before })
+}
+
+func pluginModule(a *App) *pluginhost.Module {
+	for _, m := range a.modules {
+		if pm, ok := m.(*pluginhost.Module); ok {
+			return pm
+		}
+	}
+	return nil
 }
