@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yiwang/yiwang/app/httpapi"
+	"github.com/yiwang/yiwang/app/live"
 	"github.com/yiwang/yiwang/plugins"
+	"github.com/yiwang/yiwang/plugins/abi"
 	"github.com/yiwang/yiwang/store"
 	"github.com/yiwang/yiwang/store/storetest"
 )
@@ -239,4 +242,55 @@ func zipRaw(t *testing.T, man string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestEventMapping: alarms from the iot hook, project stage/status changes
+// and case events from the store become plugin events, in order.
+func TestEventMapping(t *testing.T) {
+	m, _ := newModule(t)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	got := make(chan abi.Event, 10)
+	cancel := m.Subscribe(func(ev abi.Event) { got <- ev })
+	defer cancel()
+
+	at := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	m.onIoTEvent(live.Message{Type: "alarm.raised", Time: at, Data: json.RawMessage(`{"id":"al1","severity":"major"}`)}, live.Audience{})
+	m.onIoTEvent(live.Message{Type: "device.status", Time: at, Data: json.RawMessage(`{"id":"d1"}`)}, live.Audience{})
+	proj := func(typ, stage, status string) {
+		m.onStoreEvent(store.Event{Index: 9, Cmd: store.Command{Type: typ, Time: at},
+			Result: json.RawMessage(`{"id":5,"name":"东区管网","stage":"` + stage + `","status":"` + status + `"}`)})
+	}
+	proj("project.update", "construction", "green")    // first sight, not a transition: nothing
+	proj("project.recompute", "construction", "green") // unchanged: nothing
+	proj("project.recompute", "construction", "red")   // status change
+	proj("project.transition", "completed", "red")     // stage change
+	m.onIoTEvent(live.Message{Type: "alarm.cleared", Time: at, Data: json.RawMessage(`{"id":"al1"}`)}, live.Audience{})
+
+	want := []string{"alarm.raised al1", "project.status_changed 5 construction/green", "project.status_changed 5 construction/red", "alarm.cleared al1"}
+	for i, w := range want {
+		select {
+		case ev := <-got:
+			var d struct {
+				Previous string `json:"previous"`
+			}
+			json.Unmarshal(ev.Data, &d)
+			s := ev.Type + " " + ev.ID
+			if d.Previous != "" {
+				s += " " + d.Previous
+			}
+			if s != w || !ev.Time.Equal(at) {
+				t.Fatalf("event %d = %q at %v, want %q", i, s, ev.Time, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d (%s) not delivered", i, w)
+		}
+	}
+	select {
+	case ev := <-got:
+		t.Fatalf("unexpected event %+v", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
 }
