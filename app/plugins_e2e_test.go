@@ -27,7 +27,10 @@ import (
 	"github.com/yiwang/yiwang/app/iot"
 	"github.com/yiwang/yiwang/app/pluginhost"
 	"github.com/yiwang/yiwang/plugins"
+	"github.com/yiwang/yiwang/plugins/abi"
 )
+
+type abiEvent = abi.Event
 
 // End-to-end tests of the plugin host inside a real server: example
 // plugins built with the Go toolchain (GOOS=wasip1), installed through the
@@ -319,6 +322,14 @@ func TestPluginDecoderE2E(t *testing.T) {
 		}
 	}
 
+	// An alarm rule on the decoded metric: the alarm reaches the plugins'
+	// event source.
+	events := make(chan abiEvent, 100)
+	stop := pluginModule(n.a).Subscribe(func(ev abiEvent) { events <- ev })
+	defer stop()
+	n.must("POST", "/api/v1/alarm-rules", iot.RuleInput{Name: "水位超警戒", DeviceType: "lora-water-v1", Metric: "level_m",
+		Kind: iot.KindThreshold, Op: "gt", Threshold: 2.4, Severity: "major"}, nil)
+
 	// An in-process MQTT client.
 	c := pahoConnect(t, n.mqttAddr(), dev.ID, dev.Secret)
 	pahoPublish(t, c, topic, loraFrame(8, 2500, 3200, -15, 0))
@@ -328,6 +339,14 @@ func TestPluginDecoderE2E(t *testing.T) {
 	}
 	if v := n.series(dev.ID, "temperature_c"); !containsValue(v, -1.5) {
 		t.Fatalf("temperature_c = %v, want -1.5", v)
+	}
+	for raised := false; !raised; {
+		select {
+		case ev := <-events:
+			raised = ev.Type == "alarm.raised" && strings.Contains(string(ev.Data), dev.ID)
+		case <-time.After(15 * time.Second):
+			t.Fatal("no alarm.raised event for the decoded level 2.5 > 2.4")
+		}
 	}
 
 	// A malformed frame: counted, not stored, the broker keeps serving.
