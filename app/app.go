@@ -153,7 +153,7 @@ func New(cfg Config, opts Options) (*App, error) {
 func domainModules(a *App) []httpapi.Module {
 	a.cases = cases.New(cases.Options{Org: a.org, Hub: a.hub, Logf: a.logf})
 	a.projects = projects.New(projects.Options{Org: a.org, SLA: a.cases.SLA(), Logf: a.logf}) // problem list on the cases module's shared sla scheduler
-	a.iot = iot.New(iot.Options{MQTT: a.cfg.MQTT, MQTTTLS: a.cfg.mqttTLSAddr(), Hub: a.hub, Sessions: a.org, Cases: caseAdapter{a.cases}, Logf: a.logf})
+	a.iot = iot.New(iot.Options{MQTT: a.cfg.MQTT, MQTTTLS: a.cfg.mqttTLSAddr(), Hub: a.hub, Sessions: a.org, Cases: caseAdapter{a.cases}, ClearSettle: iotClearSettle, Logf: a.logf})
 	a.investment = investment.New(investment.Options{Org: a.org, Projects: a.projects, Logf: a.logf})
 	mods := []httpapi.Module{a.iot, a.cases, a.projects, a.investment}
 	for _, e := range extraModules {

@@ -51,6 +51,11 @@ func registerModule(name string, new func(a *App) httpapi.Module) {
 	sort.Slice(extraModules, func(i, j int) bool { return extraModules[i].name < extraModules[j].name })
 }
 
+// iotClearSettle overrides how long a cleared alarm must stay cleared before
+// the clear is noted on its case (0: the module's default, 5 minutes).
+// Tests shorten it.
+var iotClearSettle time.Duration
+
 // caseAdapter lets iot open cases without importing the cases module.
 type caseAdapter struct{ cs *cases.Module }
 

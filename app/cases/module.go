@@ -172,6 +172,8 @@ func truncate(s string, n int) string {
 func (m *Module) NoteAlarmCleared(ctx context.Context, caseID int64, alarmID string, clearedAt time.Time, note string) error {
 	if note == "" {
 		note = "告警已解除"
+	} else if !strings.Contains(note, "解除") {
+		note = "告警已解除：" + note
 	}
 	if !clearedAt.IsZero() {
 		note += "（" + clearedAt.In(sla.China).Format("2006-01-02 15:04:05") + "）"
