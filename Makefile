@@ -41,6 +41,7 @@ e2e: build
 packaging:
 	scripts/test-deb.sh
 	scripts/test-nsis.sh
+	scripts/test-upgrade.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o yiwang .
