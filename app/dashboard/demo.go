@@ -47,6 +47,19 @@ var DemoIndicators = []IndicatorInput{
 // demoHistoryHours is how much reading history the demo county gets.
 const demoHistoryHours = 24
 
+// demoExcursions put a few demo devices past their alarm rule in the last
+// hours, so the alarm feed (and the cases iot opens from alarms) is not
+// empty on first start.
+var demoExcursions = map[string]struct {
+	metric string
+	value  float64
+	hours  int
+}{
+	"sim-sm-0002": {"smoke", 0.21, 1},
+	"sim-aq-0003": {"pm25", 128, 2},
+	"sim-mh-0004": {"tilt", 14.5, 1},
+}
+
 func seedDemo(ctx context.Context, s *demo.Seeder) error {
 	for _, in := range DemoIndicators {
 		in := in
@@ -58,8 +71,7 @@ func seedDemo(ctx context.Context, s *demo.Seeder) error {
 		}
 	}
 	// One reading per device and hour, ending an hour ago (live readings
-	// from `yiwang simulate` or real devices carry on from there). The
-	// sensors start outside an excursion, so no alarm is raised.
+	// from `yiwang simulate` or real devices carry on from there).
 	now := time.Now().Truncate(time.Hour)
 	devs := simulate.DemoDevices(iot.DemoDevicesPerType*len(simulate.Types), nil)
 	var batch []mqtt.Reading
@@ -68,7 +80,11 @@ func seedDemo(ctx context.Context, s *demo.Seeder) error {
 		sensor.ExcursionProb = 0
 		for h := demoHistoryHours; h >= 1; h-- {
 			t := now.Add(-time.Duration(h) * time.Hour)
-			for metric, v := range sensor.Next(t) {
+			vals := sensor.Next(t)
+			if x, ok := demoExcursions[d.ID]; ok && h <= x.hours {
+				vals[x.metric] = x.value
+			}
+			for metric, v := range vals {
 				batch = append(batch, mqtt.Reading{Device: d.ID, Metric: metric, Value: v, TS: t})
 			}
 		}
