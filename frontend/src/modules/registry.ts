@@ -271,7 +271,7 @@ export const groups: GroupDef[] = [
           ],
         },
       },
-      { name: 'messages', path: 'messages', title: 'menu.messages', permission: 'duty.read', component: () => import('@/views/Placeholder.vue') },
+      { name: 'messages', path: 'messages', title: 'menu.messages', permission: 'duty.read', component: () => import('@/views/duty/Messages.vue') },
     ],
   },
   {

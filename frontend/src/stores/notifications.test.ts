@@ -17,6 +17,12 @@ describe('notifications store', () => {
     expect(n.unread).toBe(4)
   })
 
+  it('turns a duty message to the user\'s department into a notice linking to the inbox', () => {
+    const n = useNotifications()
+    expect(n.fromEvent({ type: 'duty.message', index: 7, data: { id: 3, title: '今晚有强降雨', body: '今晚有强降雨，请加强巡查' } })).toEqual({ added: true, sound: true })
+    expect(n.items[0]).toMatchObject({ kind: 'message', title: '今晚有强降雨', link: '/duty/messages', messageKey: 'notify.dutyMessage' })
+  })
+
   it('ignores a redelivered event (same type, id and index)', () => {
     const n = useNotifications()
     const e = { type: 'case.urged', index: 9, data: { id: 1, title: 'x' } }

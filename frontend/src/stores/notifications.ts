@@ -4,7 +4,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { LiveEvent } from '@/api/types'
 
-export type NoticeKind = 'alarm' | 'urge' | 'supervise' | 'assign' | 'case'
+export type NoticeKind = 'alarm' | 'urge' | 'supervise' | 'assign' | 'case' | 'message'
 
 export interface Notice {
   id: string
@@ -25,6 +25,7 @@ export const NOTICE_EVENTS: Record<string, { kind: NoticeKind; key: string; soun
   'case.urged': { kind: 'urge', key: 'notify.caseUrged', sound: true },
   'case.supervised': { kind: 'supervise', key: 'notify.caseSupervised', sound: true },
   'case.assigned': { kind: 'assign', key: 'notify.caseAssigned', sound: true },
+  'duty.message': { kind: 'message', key: 'notify.dutyMessage', sound: true },
 }
 
 export const MAX_NOTICES = 200
@@ -34,7 +35,7 @@ export function noticeFromEvent(e: LiveEvent): Notice | null {
   if (!spec) return null
   const d = (e.data ?? {}) as Record<string, any>
   const id = String(d.id ?? d.case_id ?? d.alarm_id ?? e.index ?? Math.random())
-  const link = spec.kind === 'alarm' ? '/iot/alarms' : '/cases'
+  const link = spec.kind === 'alarm' ? '/iot/alarms' : spec.kind === 'message' ? '/duty/messages' : '/cases'
   return {
     id: `${e.type}:${id}:${e.index ?? ''}`,
     kind: spec.kind,
