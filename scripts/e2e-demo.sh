@@ -32,8 +32,26 @@ for r in commander operator handler grid_worker leader viewer; do
   a=$(pw_of $r); [ -n "$a" ] && roles="$roles${roles:+;}$a"
 done
 export E2E_ROLES_RAW="$roles"
-# The dashboard backend (issue 8) is not wired yet: report the indicator
-# checks as skipped until it is.
-export E2E_ALLOW_PARTIAL_SCREEN=${E2E_ALLOW_PARTIAL_SCREEN:-1}
+# Live check: a water-level reading published over MQTT by a demo device
+# (its secret rotated through the API, as an integrator would) must change
+# the river_level indicator on /screen within E2E_LIVE_TIMEOUT_MS (2 s).
+if command -v mosquitto_pub >/dev/null 2>&1; then
+  token=$(curl -fsS -XPOST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"${admin%%:*}\",\"password\":\"${admin#*:}\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  dev=sim-wl-0001
+  secret=$(curl -fsS -XPOST "$base/api/v1/devices/$dev/secret" -H "Authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+  # A level above every demo reading (and the 3.0 m alarm line), different each run.
+  level=$(python3 -c 'import random; print(round(3.3 + random.random(), 3))')
+  export E2E_LIVE_CMD="mosquitto_pub -h 127.0.0.1 -p $MQTT_PORT -i $dev -u $dev -P '$secret' -q 1 -t yw/$dev/telemetry -m '{\"values\":{\"water_level\":$level}}'"
+  export E2E_LIVE_INDICATOR=river_level
+  echo "e2e: live check publishes water_level=$level as $dev"
+elif [ -n "${CI:-}" ]; then
+  echo "e2e: mosquitto_pub missing (apt-get install mosquitto-clients)" >&2; exit 2
+else
+  echo "e2e: SKIP live MQTT check (no mosquitto_pub)"
+fi
+export E2E_DUTY=1
+# The demo county starts with a few sensors past their alarm rules.
+export E2E_MIN_ALARMS=${E2E_MIN_ALARMS:-1}
 scripts/e2e/run.sh "$base" "${admin%%:*}" "${admin#*:}"
 echo "e2e: screenshots saved in $E2E_OUT"

@@ -19,6 +19,9 @@
 //   E2E_ALLOW_PARTIAL_SCREEN=1  while the server has no dashboard API (the
 //                      screen shows only the grid map), report missing
 //                      indicators as SKIP instead of FAIL
+//   E2E_MIN_ALARMS     the screen's alarm feed must list at least this many
+//   E2E_DUTY=1         check the duty pages (roster, handovers, messages) and
+//                      send a message from the messages page
 //   CHROMIUM           browser path (default /usr/bin/chromium)
 import { chromium } from 'playwright-core'
 import { execSync } from 'node:child_process'
@@ -36,13 +39,13 @@ const liveTimeout = Number(process.env.E2E_LIVE_TIMEOUT_MS || 2000)
 // What each built-in role must and must not see, from the role matrix in
 // app/httpapi/perms.go (menu keys are the data-menu attributes).
 const ROLE_MENU = {
-  admin: { must: ['screen-link', 'case-list', 'devices', 'rules', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users', 'audit', 'indicators'], not: [] },
-  commander: { must: ['screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users'], not: ['audit', 'rules', 'indicators'] },
-  operator: { must: ['screen-link', 'case-list', 'devices', 'alarms', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
-  handler: { must: ['case-list', 'devices', 'project-list', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
-  grid_worker: { must: ['case-list', 'kb-documents', 'departments'], not: ['audit', 'rules', 'users', 'indicators'] },
-  leader: { must: ['screen-link', 'case-list', 'project-list', 'users'], not: ['audit', 'rules', 'indicators'] },
-  viewer: { must: ['screen-link', 'case-list', 'project-list', 'enterprises', 'kb-documents'], not: ['audit', 'rules', 'users', 'indicators'] },
+  admin: { must: ['roster', 'screen-link', 'case-list', 'devices', 'rules', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users', 'audit', 'indicators'], not: [] },
+  commander: { must: ['roster', 'screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users'], not: ['audit', 'rules', 'indicators'] },
+  operator: { must: ['roster', 'screen-link', 'case-list', 'devices', 'alarms', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  handler: { must: ['roster', 'case-list', 'devices', 'project-list', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  grid_worker: { must: ['roster', 'case-list', 'kb-documents', 'departments'], not: ['audit', 'rules', 'users', 'indicators'] },
+  leader: { must: ['roster', 'screen-link', 'case-list', 'project-list', 'users'], not: ['audit', 'rules', 'indicators'] },
+  viewer: { must: ['roster', 'screen-link', 'case-list', 'project-list', 'enterprises', 'kb-documents'], not: ['audit', 'rules', 'users', 'indicators'] },
 }
 
 const results = []
@@ -140,7 +143,9 @@ try {
       return n
     })) > 50
     check(`screen ${w}x${h}: case map drawn`, !!painted)
-    check(`screen ${w}x${h}: alarm feed present`, (await page.locator('[data-testid=alarm-feed]').count()) === 1, `${await page.locator('[data-testid=alarm]').count()} alarms`)
+    const nAlarms = await page.locator('[data-testid=alarm]').count()
+    check(`screen ${w}x${h}: alarm feed present`, (await page.locator('[data-testid=alarm-feed]').count()) === 1, `${nAlarms} alarms`)
+    if (process.env.E2E_MIN_ALARMS) check(`screen ${w}x${h}: alarm feed lists alarms`, nAlarms >= Number(process.env.E2E_MIN_ALARMS), `${nAlarms} alarms`)
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1 || document.documentElement.scrollHeight > window.innerHeight + 1)
     check(`screen ${w}x${h}: fits the viewport`, !overflow)
     await page.waitForTimeout(800) // let chart animations settle
@@ -177,10 +182,40 @@ try {
     check(`live update shows on /screen within ${liveTimeout} ms`, ok, `${Date.now() - t0} ms`)
     await page.screenshot({ path: join(out, '05-screen-live.png') })
   }
+  // 4. Duty pages (值班值守) against the server's roster, handovers and messages.
+  if (process.env.E2E_DUTY === '1') {
+    await page.setViewportSize({ width: 1366, height: 768 })
+    for (const [path, name] of [
+      ['/duty/roster', 'roster'],
+      ['/duty/handover', 'handover'],
+    ]) {
+      await page.goto(base + path, { waitUntil: 'domcontentloaded' })
+      const rows = await page.waitForSelector('.el-table__row', { timeout: 10000 }).then(() => page.locator('.el-table__row').count()).catch(() => 0)
+      check(`duty ${name} page lists rows`, rows > 0, `${rows} rows`)
+      await page.screenshot({ path: join(out, `07-duty-${name}.png`) })
+    }
+    await page.goto(base + '/duty/messages', { waitUntil: 'domcontentloaded' })
+    const before = await page.waitForSelector('[data-testid=duty-message]', { timeout: 10000 }).then(() => page.locator('[data-testid=duty-message]').count()).catch(() => 0)
+    check('duty messages page lists messages', before > 0, `${before} messages`)
+    // Send one to the first department from the form; it shows in the list.
+    const text = `e2e 值班消息 ${Date.now()}`
+    try {
+      await page.click('[data-testid=duty-to]')
+      await page.click('.el-select-dropdown__item >> nth=0')
+      await page.keyboard.press('Escape')
+      await page.fill('textarea[data-testid=duty-body], [data-testid=duty-body] textarea', text)
+      await page.click('[data-testid=duty-send]')
+      const shown = await page.waitForFunction((x) => document.body.textContent.includes(x), text, { timeout: 5000 }).then(() => true).catch(() => false)
+      check('duty message sent from the page shows in the list', shown)
+    } catch (e) {
+      check('duty message sent from the page shows in the list', false, String(e))
+    }
+    await page.screenshot({ path: join(out, '07-duty-messages.png') })
+  }
   check('no uncaught page errors', page.errors.length === 0, page.errors.join(' | '))
   await page.context().close()
 
-  // 4. Each extra role sees its own menu.
+  // 5. Each extra role sees its own menu.
   const specs = [
     ...(process.env.E2E_ROLES || '').split(';').filter(Boolean).map((s) => ({ spec: s, raw: false })),
     ...(process.env.E2E_ROLES_RAW || '').split(';').filter(Boolean).map((s) => ({ spec: s, raw: true })),
