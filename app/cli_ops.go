@@ -3,7 +3,10 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/yiwang/yiwang/app/httpapi"
 	"github.com/yiwang/yiwang/store"
@@ -59,4 +62,71 @@ func (c *cli) backupVerify(args []string) error {
 		return fmt.Errorf("%d of %d backup file(s) failed verification: do not restore from them", bad, len(files))
 	}
 	return nil
+}
+
+func init() {
+	registerCommand("cluster", `  yiwang cluster status [--server URL --token T | --data DIR]
+                                           members, leader, versions and applied index of the cluster
+  yiwang cluster remove NODE_ID [--server URL --token T | --data DIR]
+                                           remove a member (decommissioned or dead) from the cluster
+`, (*cli).cluster)
+}
+
+// cluster is `yiwang cluster status|remove`, through a running server.
+func (c *cli) cluster(args []string) error {
+	if len(args) == 0 || (args[0] != "status" && args[0] != "remove") {
+		return usageError("cluster: expected 'cluster status' or 'cluster remove NODE_ID'")
+	}
+	verb, args := args[0], args[1:]
+	var node string
+	if verb == "remove" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		node, args = args[0], args[1:]
+	}
+	fs := c.flags("cluster " + verb)
+	rf := c.remoteFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if node == "" && fs.NArg() == 1 {
+		node = fs.Arg(0)
+	}
+	if verb == "remove" && node == "" {
+		return usageError("cluster remove: usage: yiwang cluster remove NODE_ID")
+	}
+	call, err := rf.call(c)
+	if err != nil {
+		return err
+	}
+	var st store.Status
+	if err := call("GET", "/api/v1/admin/cluster", nil, &st); err != nil {
+		return err
+	}
+	if verb == "remove" {
+		var ids []string
+		for _, n := range st.Nodes {
+			ids = append(ids, n.ID)
+		}
+		if !slices.Contains(ids, node) {
+			return fmt.Errorf("%s is not a member of the cluster (members: %s)", node, strings.Join(ids, ", "))
+		}
+		if err := call("DELETE", "/api/v1/admin/cluster/nodes/"+url.PathEscape(node), nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "node %s removed from the cluster; stop its yiwang and keep or wipe its data dir (it cannot rejoin with it)\n", node)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "this node %s: %s, term %d, applied %d, commit %d, lag %d\n", st.NodeID, st.State, st.Term, st.AppliedIndex, st.CommitIndex, st.Lag)
+	if st.Halted != "" {
+		fmt.Fprintf(c.stdout, "HALTED: %s\n", st.Halted)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tRAFT\tHTTP\tVERSION\tSUFFRAGE")
+	for _, n := range st.Nodes {
+		role := "follower"
+		if n.ID == st.Leader {
+			role = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.ID, role, n.RaftAddr, n.HTTPAddr, n.Version, n.Suffrage)
+	}
+	return tw.Flush()
 }

@@ -183,6 +183,13 @@ func TestOperationsEndToEnd(t *testing.T) {
 	if code, _ := get("/api/v1/admin/ops", scrape.Secret); code != 403 {
 		t.Fatalf("scrape token on the overview: %d", code)
 	}
+	// yiwang cluster status through the running server.
+	if code, out, errs := runCLI(t, "", nil, "cluster", "status", "--data", cfg.Data); code != 0 || !strings.Contains(out, "leader") || !strings.Contains(out, a.Store().NodeID()) {
+		t.Fatalf("cluster status: %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", nil, "cluster", "remove", "--data", cfg.Data, "no-such-node"); code == 0 {
+		t.Fatalf("removing an unknown node succeeded: %s", errs)
+	}
 	// A manual backup from the console goes into the same directory.
 	req, _ := http.NewRequest("POST", a.URL()+"/api/v1/admin/backups", nil)
 	req.Header.Set("Authorization", "Bearer "+admin.Secret)
