@@ -7,7 +7,7 @@
 set -euo pipefail
 pkgs=(chromium mosquitto mosquitto-clients xvfb xauth libwebkit2gtk-4.1-dev pkg-config
   nsis p7zip-full osslsigncode openssl systemd curl imagemagick x11-apps dpkg-dev rpm
-  fonts-wqy-microhei)
+  fonts-wqy-microhei dbus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
