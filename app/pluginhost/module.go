@@ -405,22 +405,15 @@ func (m *Module) deliver(ctx context.Context) {
 }
 
 // decode is the iot.PayloadDecoder: the decoder plugin of the device type
-// turns the payload into telemetry JSON.
-func (m *Module) decode(deviceType string, payload []byte) ([]byte, error) {
+// turns the payload into telemetry.
+func (m *Module) decode(deviceType string, payload []byte) (iot.Telemetry, error) {
 	h := m.hostPtr.Load()
 	if h == nil {
-		return nil, iot.ErrNoPayloadDecoder
+		return iot.Telemetry{}, iot.ErrNoPayloadDecoder
 	}
 	tel, err := h.Decode(context.Background(), deviceType, payload)
 	if errors.Is(err, plugins.ErrNoDecoder) {
-		return nil, iot.ErrNoPayloadDecoder
+		return iot.Telemetry{}, iot.ErrNoPayloadDecoder
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		TS     int64          `json:"ts,omitempty"`
-		Values map[string]any `json:"values"`
-	}{tel.TS, tel.Values}
-	return json.Marshal(out)
+	return iot.Telemetry{TS: tel.TS, Values: tel.Values}, err
 }
