@@ -344,24 +344,7 @@ export const groups: GroupDef[] = [
           filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
         },
       },
-      {
-        name: 'indicators',
-        path: 'indicators',
-        title: 'menu.indicators',
-        permission: ['dashboard.write', 'system.admin'],
-        list: {
-          endpoint: '/api/v1/dashboard/indicators',
-          columns: [
-            { prop: 'key', label: 'fields.code', width: 150 },
-            { prop: 'name', label: 'fields.name', minWidth: 160 },
-            { prop: 'category', label: 'fields.category', width: 120, kind: 'tag' },
-            { prop: 'metric', label: 'fields.metric', width: 150 },
-            { prop: 'aggregation', label: 'fields.aggregation', width: 110 },
-            { prop: 'threshold_text', label: 'fields.threshold', width: 150 },
-            { prop: 'unit', label: 'fields.unit', width: 80 },
-          ],
-        },
-      },
+      { name: 'indicators', path: 'indicators', title: 'menu.indicators', permission: ['dashboard.write', 'system.admin'], component: () => import('@/views/dashboard/Indicators.vue') },
       {
         name: 'audit',
         path: 'audit',

@@ -1,1 +1,0 @@
-import{F as e,O as t,P as n,b as r,j as i,k as a,m as o,s,w as c}from"./icon-BUKfsP9O.js";var l={Calendar:s,Cpu:o,HomeFilled:r,Monitor:c,OfficeBuilding:t,Reading:a,Setting:i,Tickets:n,TrendCharts:e};export{l as t};

@@ -1,0 +1,1 @@
+import{Vt as e}from"./use-global-config-Cl_XisWA.js";var t=t=>[``,...e].includes(t);export{t};
