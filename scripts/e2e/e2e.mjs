@@ -212,6 +212,28 @@ try {
     }
     await page.screenshot({ path: join(out, '07-duty-messages.png') })
   }
+  // Indicator configuration (大屏指标), when this account may edit it.
+  if (process.env.E2E_DUTY === '1' && keys.includes('indicators')) {
+    await page.goto(base + '/system/indicators', { waitUntil: 'domcontentloaded' })
+    const rows = await page.waitForSelector('[data-testid=indicators] .el-table__row', { timeout: 10000 }).then(() => page.locator('[data-testid=indicators] .el-table__row').count()).catch(() => 0)
+    check('indicator configuration lists the indicators', rows > 0, `${rows} indicators`)
+    try {
+      await page.click('[data-testid=indicator-new]')
+      await page.fill('[data-testid=indicator-key]', 'e2e_open_cases')
+      await page.fill('[data-testid=indicator-name]', 'E2E 在办案件')
+      await page.click('[data-testid=indicator-metric]')
+      await page.click('.el-select-dropdown__item:has-text("cases.open")')
+      await page.click('[data-testid=indicator-save]')
+      const added = await page.waitForSelector('[data-testid=indicators] .el-table__row:has-text("e2e_open_cases")', { timeout: 5000 }).then(() => true).catch(() => false)
+      check('indicator created from the configuration page', added)
+      await page.screenshot({ path: join(out, '08-indicators.png') })
+      await page.goto(base + '/screen', { waitUntil: 'domcontentloaded' })
+      const shown = await page.waitForSelector('[data-testid=indicator][data-key=e2e_open_cases]', { timeout: 10000 }).then(() => true).catch(() => false)
+      check('new indicator shows on /screen', shown)
+    } catch (e) {
+      check('indicator created from the configuration page', false, String(e))
+    }
+  }
   check('no uncaught page errors', page.errors.length === 0, page.errors.join(' | '))
   await page.context().close()
 
