@@ -21,6 +21,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/yiwang/yiwang/app/cases"
 	"github.com/yiwang/yiwang/app/httpapi"
@@ -53,7 +55,7 @@ func skipSlowPluginTests(t *testing.T) {
 	}
 }
 
-// buildPluginWasm builds ./plugins/<rel> for wasip1 as a reactor.
+// buildPluginWasm builds ./<rel> (from the module root) for wasip1 as a reactor.
 func buildPluginWasm(t testing.TB, rel string) []byte {
 	t.Helper()
 	wasmMu.Lock()
@@ -63,7 +65,7 @@ func buildPluginWasm(t testing.TB, rel string) []byte {
 	}
 	out := filepath.Join(t.TempDir(), "plugin.wasm")
 	wd, _ := os.Getwd()
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./plugins/"+rel)
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./"+rel)
 	cmd.Dir = filepath.Dir(wd)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -261,7 +263,7 @@ func zipPackage(t *testing.T, manifest string, wasm []byte) []byte {
 // counted as malformed and the broker goes on serving.
 func TestPluginDecoderE2E(t *testing.T) {
 	skipSlowPluginTests(t)
-	wasm := buildPluginWasm(t, "examples/decoder")
+	wasm := buildPluginWasm(t, "plugins/examples/decoder")
 	manifest, err := os.ReadFile("../plugins/examples/decoder/plugin.json")
 	if err != nil {
 		t.Fatal(err)
@@ -322,6 +324,22 @@ func TestPluginDecoderE2E(t *testing.T) {
 		}
 	}
 
+	// A hook plugin turning alarms into cases and broker messages.
+	hook := buildPluginWasm(t, "app/pluginhost/testdata/alarm2case")
+	hookMan, _ := os.ReadFile("pluginhost/testdata/alarm2case/plugin.json")
+	hookPkg, err := plugins.Pack(hookMan, hook, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.must("POST", "/api/v1/plugins", pluginhost.InstallInput{Package: hookPkg, Approval: &plugins.Approval{
+		Permissions: []string{"events", "cases", "publish"}, AllowUnsigned: true}}, nil)
+	published := make(chan string, 10)
+	if err := n.a.IoT().Broker().Server().Subscribe("county/#", 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
+		published <- pk.TopicName + " " + string(pk.Payload)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	// An alarm rule on the decoded metric: the alarm reaches the plugins'
 	// event source.
 	events := make(chan abiEvent, 100)
@@ -347,6 +365,37 @@ func TestPluginDecoderE2E(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("no alarm.raised event for the decoded level 2.5 > 2.4")
 		}
+	}
+	// The hook published through the host function and its action, opened
+	// an urgent case, and was refused the undeclared topic.
+	var topics []string
+	for len(topics) < 2 {
+		select {
+		case m := <-published:
+			if !strings.Contains(m, dev.ID) {
+				t.Fatalf("published %q", m)
+			}
+			topic, _, _ := strings.Cut(m, " ")
+			topics = append(topics, topic)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("published only %v; hook logs %v", topics, n.logs("alarm-to-case"))
+		}
+	}
+	if topics[0] != "county/alarms/"+dev.ID || topics[1] != "county/alarms/summary" {
+		t.Fatalf("published topics %v", topics)
+	}
+	waitPlugin(t, "the hook's case", 10*time.Second, func() bool {
+		var page httpapi.Page[cases.Case]
+		n.must("GET", "/api/v1/cases?limit=100", nil, &page)
+		for _, c := range page.Items {
+			if c.Title == "物联告警转案件 "+dev.ID && c.Severity == "urgent" && strings.HasPrefix(c.ExternalID, "alarm:") {
+				return true
+			}
+		}
+		return false
+	})
+	if logs := strings.Join(n.logs("alarm-to-case"), "\n"); !strings.Contains(logs, `topic "elsewhere/not-declared" is not declared`) {
+		t.Fatalf("hook logs: %s", logs)
 	}
 
 	// A malformed frame: counted, not stored, the broker keeps serving.
@@ -390,7 +439,7 @@ func TestPluginDecoderE2E(t *testing.T) {
 // is not posted.
 func TestPluginWebhookE2E(t *testing.T) {
 	skipSlowPluginTests(t)
-	wasm := buildPluginWasm(t, "examples/notifier")
+	wasm := buildPluginWasm(t, "plugins/examples/notifier")
 	got := make(chan map[string]any, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
@@ -475,7 +524,7 @@ func (n *pluginNode) logs(name string) []string {
 // and 'plugin logs'; the broker keeps serving other devices throughout.
 func TestPluginAutoDisable(t *testing.T) {
 	skipSlowPluginTests(t)
-	wasm := buildPluginWasm(t, "testdata/hostile")
+	wasm := buildPluginWasm(t, "plugins/testdata/hostile")
 	data := t.TempDir()
 	n := startPluginNode(t, data)
 	file := packPlugin(t, n, `{"name": "hostile-panic", "version": "1.0.0", "abi": 1, "permissions": ["decode"], "device_types": ["panic"]}`, wasm)
@@ -550,8 +599,8 @@ func (n *pluginNode) kv(plugin, key string) string {
 // admin's disable on the leader reaches the follower.
 func TestPluginCluster(t *testing.T) {
 	skipSlowPluginTests(t)
-	decoder := buildPluginWasm(t, "examples/decoder")
-	export := buildPluginWasm(t, "examples/export")
+	decoder := buildPluginWasm(t, "plugins/examples/decoder")
+	export := buildPluginWasm(t, "plugins/examples/export")
 	secret := "plugin-cluster-secret"
 	n1 := startPluginNode(t, t.TempDir(), func(c *Config) { c.NodeID, c.Raft, c.ClusterSecret = "n1", freeAddr(t), secret })
 	n2 := startPluginNode(t, t.TempDir(), func(c *Config) {
@@ -638,7 +687,7 @@ func BenchmarkPluginDecodeBroker(b *testing.B) {
 }
 
 func benchDecodeBroker(b *testing.B, mode string) {
-	wasm := buildPluginWasm(b, "examples/decoder")
+	wasm := buildPluginWasm(b, "plugins/examples/decoder")
 	n := startPluginNode(b, b.TempDir())
 	man, _ := os.ReadFile("../plugins/examples/decoder/plugin.json")
 	pkg, err := plugins.Pack(man, wasm, nil)
