@@ -182,6 +182,8 @@ check "unit at /usr/lib/systemd/system/yiwang.service" test -f /usr/lib/systemd/
 check "config /etc/yiwang/yiwang.toml" test -f /etc/yiwang/yiwang.toml
 check "config is a dpkg conffile" grep -qx /etc/yiwang/yiwang.toml /var/lib/dpkg/info/yiwang.conffiles
 check "install guide in /usr/share/doc/yiwang" test -f /usr/share/doc/yiwang/install.md
+check "operations guide in /usr/share/doc/yiwang" test -f /usr/share/doc/yiwang/operations.md
+check "cluster guide in /usr/share/doc/yiwang" test -f /usr/share/doc/yiwang/cluster.md
 if /usr/bin/yiwang version 2>/dev/null | grep -qF "$V1"; then pass "yiwang version reports $V1"; else fail "yiwang version does not report $V1: $(/usr/bin/yiwang version 2>&1 | head -n1)"; fi
 
 if getent passwd yiwang >/dev/null; then
@@ -201,7 +203,7 @@ fi
 	fail "config is $(stat -c '%U:%G %a' /etc/yiwang/yiwang.toml)"
 
 # The unit: hardening directives and systemd's own parser.
-for kv in User=yiwang ProtectSystem=strict ReadWritePaths=/var/lib/yiwang NoNewPrivileges=yes PrivateTmp=yes Restart=on-failure; do
+for kv in User=yiwang ProtectSystem=strict ReadWritePaths=/var/lib/yiwang NoNewPrivileges=yes PrivateTmp=yes Restart=on-failure RestartPreventExitStatus=3; do
 	grep -qx "$kv" /usr/lib/systemd/system/yiwang.service && pass "unit has $kv" || fail "unit lacks $kv"
 done
 if command -v systemd-analyze >/dev/null; then
@@ -279,6 +281,22 @@ start_as_unit v2
 wait_health v2
 login v2
 stop_server
+# The documented backup and its check, as the service user on the upgraded data.
+if [ "$STUB" = no ]; then
+	if as_yiwang /usr/bin/yiwang backup --data /var/lib/yiwang --out /var/lib/yiwang/test-deb.backup >"$WORK/backup.log" 2>&1 &&
+		as_yiwang /usr/bin/yiwang backup verify /var/lib/yiwang/test-deb.backup >>"$WORK/backup.log" 2>&1; then
+		pass "yiwang backup + backup verify on the upgraded data ($(tail -n1 "$WORK/backup.log" | cut -c1-60)...)"
+	else
+		cat "$WORK/backup.log"; fail "yiwang backup / backup verify"
+	fi
+	head -c 4096 /var/lib/yiwang/test-deb.backup >/var/lib/yiwang/test-deb-truncated.backup
+	if as_yiwang /usr/bin/yiwang backup verify /var/lib/yiwang/test-deb-truncated.backup >/dev/null 2>&1; then
+		fail "backup verify accepted a truncated backup"
+	else
+		pass "backup verify refuses a truncated backup (non-zero exit)"
+	fi
+	rm -f /var/lib/yiwang/test-deb.backup /var/lib/yiwang/test-deb-truncated.backup
+fi
 if [ -n "$NODE_ID_V1" ]; then
 	[ "$HEALTH_NODE_ID" = "$NODE_ID_V1" ] && pass "v2 reports the same node_id as v1 ($NODE_ID_V1)" ||
 		fail "node_id changed across the upgrade: $NODE_ID_V1 → $HEALTH_NODE_ID"
