@@ -15,7 +15,15 @@ import (
 type Page[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`
+	// TotalCapped says Total is a lower bound: counting stopped at
+	// CountCap matches (or at the end of the requested page, if further)
+	// because counting every match of a broad filter over a large table
+	// costs more than the page itself. Absent when Total is exact.
+	TotalCapped bool `json:"total_capped,omitempty"`
 }
+
+// CountCap is where CappedCountSQL stops counting.
+const CountCap = 10_000
 
 // FilterKind is how a filter's value is parsed and compared.
 type FilterKind int
@@ -213,7 +221,10 @@ func (q *ListQuery) addFilter(f Filter, val string) error {
 		if len(val) > 200 {
 			return fmt.Errorf("too long")
 		}
-		q.And(f.Column+` LIKE ? ESCAPE '\'`, EscapeLike(val)+"%")
+		// A range, not LIKE 'x%': SQLite uses an index for LIKE only on
+		// NOCASE columns, so LIKE scanned the whole table.
+		lo, hi := PrefixRange(val)
+		q.And(f.Column+" >= ? AND "+f.Column+" < ?", lo, hi)
 	case FilterSince, FilterUntil:
 		t, err := ParseTime(val)
 		if err != nil {
@@ -289,6 +300,37 @@ func (q *ListQuery) OrderBy() string {
 // LimitSQL is "LIMIT n OFFSET m" (integers, no placeholders needed).
 func (q *ListQuery) LimitSQL() string {
 	return "LIMIT " + strconv.Itoa(q.Limit) + " OFFSET " + strconv.Itoa(q.Offset)
+}
+
+// DeferredSQL is the page query of a large table as a deferred join: the
+// inner query finds the page's keys with WHERE, ORDER BY and LIMIT/OFFSET
+// over the key alone (index-only, so skipping half a million rows or
+// sorting ten thousand matches touches narrow index entries), and the
+// outer query reads full rows (and joins) for those keys only.
+//
+// selectSQL is "SELECT cols FROM t x [JOIN ...]" without WHERE; keyFrom is
+// "FROM t x" with the same alias, which every WHERE and sort expression must
+// use; key is the key column ("x.id"). The arguments are Args().
+func (q *ListQuery) DeferredSQL(selectSQL, key, keyFrom string) string {
+	return selectSQL + " WHERE " + key + " IN (SELECT " + key + " " + keyFrom + " " + q.WhereSQL() + " " + q.OrderBy() + " " + q.LimitSQL() + ") " + q.OrderBy()
+}
+
+// CappedCountSQL counts the matches of WHERE in from ("FROM t x"), stopping
+// at CountCap+1 (arguments: Args()). A result above CountCap means "at least
+// CountCap": answer Total CountCap (or more, see Page.TotalCapped) with
+// TotalCapped set.
+func (q *ListQuery) CappedCountSQL(from string) string {
+	return "SELECT count(*) FROM (SELECT 1 " + from + " " + q.WhereSQL() + " LIMIT " + strconv.Itoa(CountCap+1) + ")"
+}
+
+// SetTotal sets Total from count, made with CappedCountSQL when capped:
+// past the cap the total is at least what this page reached (offset +
+// items), so a pager keeps working at any offset.
+func (p *Page[T]) SetTotal(q *ListQuery, count int, capped bool) {
+	p.Total = count
+	if capped && count > CountCap {
+		p.Total, p.TotalCapped = max(CountCap, q.Offset+len(p.Items)), true
+	}
 }
 
 // Params lists the query parameter names the spec accepts (for OpenAPI).

@@ -141,8 +141,11 @@ func (p *Principal) ScopeFilter(c ScopeColumns) (string, []any) {
 		if c.Grid == "" || p.Scope.GridPrefix == "" {
 			return p.ownFilter(c)
 		}
-		cond := c.Grid + " LIKE ? ESCAPE '\\'"
-		args := []any{EscapeLike(p.Scope.GridPrefix) + "%"}
+		// A range over the code, not LIKE 'prefix%', so an index on the
+		// grid column is used (LIKE uses one only on NOCASE columns).
+		lo, hi := PrefixRange(p.Scope.GridPrefix)
+		cond := "(" + c.Grid + " >= ? AND " + c.Grid + " < ?)"
+		args := []any{lo, hi}
 		if c.Owner != "" {
 			return "(" + cond + " OR " + c.Owner + " = ?)", append(args, p.UserID)
 		}

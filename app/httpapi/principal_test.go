@@ -17,7 +17,7 @@ func TestScopeFilter(t *testing.T) {
 		{"dept tree", &Principal{UserID: 4, Scope: Scope{Kind: ScopeDeptTree, DeptIDs: []int64{3, 5}}}, ScopeColumns{Dept: "d"}, "d IN (?,?)", 2},
 		{"dept tree or owner", &Principal{UserID: 4, Scope: Scope{Kind: ScopeDeptTree, DeptIDs: []int64{3}}}, ScopeColumns{Dept: "d", Owner: "o"}, "(d IN (?) OR o = ?)", 2},
 		{"dept tree without dept column", &Principal{Scope: Scope{Kind: ScopeDeptTree, DeptIDs: []int64{3}}}, ScopeColumns{Grid: "g"}, "0=1", 0},
-		{"grid", &Principal{Scope: Scope{Kind: ScopeGrid, GridPrefix: "139999001"}}, ScopeColumns{Grid: "g"}, `g LIKE ? ESCAPE '\'`, 1},
+		{"grid", &Principal{Scope: Scope{Kind: ScopeGrid, GridPrefix: "139999001"}}, ScopeColumns{Grid: "g"}, `(g >= ? AND g < ?)`, 2},
 		{"own", &Principal{UserID: 9, Scope: Scope{Kind: ScopeOwn}}, ScopeColumns{Owner: "o"}, "o = ?", 1},
 		{"own without owner", &Principal{UserID: 9, Scope: Scope{Kind: ScopeOwn}}, ScopeColumns{Dept: "d"}, "0=1", 0},
 		{"nil principal", nil, ScopeColumns{Dept: "d"}, "0=1", 0},
