@@ -230,7 +230,7 @@ func setSetting(tx *store.Tx, key, value string) error {
 
 func countAdmins(q queryer) (int, error) {
 	var n int
-	err := q.QueryRow(`SELECT count(*) FROM org_user WHERE disabled = 0 AND (',' || roles || ',') LIKE '%,admin,%'`).Scan(&n)
+	err := q.QueryRow(`SELECT count(*) FROM org_user_role r JOIN org_user u ON u.id = r.user_id WHERE r.role = 'admin' AND u.disabled = 0`).Scan(&n)
 	return n, err
 }
 

@@ -12,18 +12,20 @@ import (
 // listPage runs a paged query: selectSQL and countSQL end with their FROM
 // clause; q supplies WHERE, ORDER BY and LIMIT.
 func listPage[T any](ctx context.Context, db *sql.DB, w http.ResponseWriter, q *httpapi.ListQuery, selectSQL, countSQL string, scan func(scanner) (*T, error)) error {
-	page, err := queryPage(ctx, db, q, selectSQL, countSQL, -1, scan)
+	page, err := queryPage(ctx, db, q, selectSQL+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), countSQL+" "+q.WhereSQL(), -1, false, scan)
 	if err != nil {
 		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, page)
 }
 
-// queryPage is listPage without the response; knownTotal >= 0 skips the
-// count query (used for unfiltered lists of large tables).
-func queryPage[T any](ctx context.Context, db *sql.DB, q *httpapi.ListQuery, selectSQL, countSQL string, knownTotal int, scan func(scanner) (*T, error)) (httpapi.Page[T], error) {
+// queryPage runs pageSQL and, unless the page tells the total itself,
+// countSQL (both with q's arguments); knownTotal >= 0 skips the count (used
+// for unfiltered lists of large tables), capped says countSQL is
+// q.CappedCountSQL.
+func queryPage[T any](ctx context.Context, db *sql.DB, q *httpapi.ListQuery, pageSQL, countSQL string, knownTotal int, capped bool, scan func(scanner) (*T, error)) (httpapi.Page[T], error) {
 	page := httpapi.Page[T]{Items: []T{}}
-	rows, err := db.QueryContext(ctx, selectSQL+" "+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args()...)
+	rows, err := db.QueryContext(ctx, pageSQL, q.Args()...)
 	if err != nil {
 		return page, err
 	}
@@ -38,16 +40,19 @@ func queryPage[T any](ctx context.Context, db *sql.DB, q *httpapi.ListQuery, sel
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if knownTotal >= 0 {
+	switch {
+	case knownTotal >= 0:
 		page.Total = knownTotal
-		return page, nil
+	case len(page.Items) > 0 && len(page.Items) < q.Limit, q.Offset == 0 && len(page.Items) == 0:
+		page.Total = q.Offset + len(page.Items) // the last page
+	default:
+		var n int
+		if err := db.QueryRowContext(ctx, countSQL, q.Args()...).Scan(&n); err != nil {
+			return page, err
+		}
+		page.SetTotal(q, n, capped)
 	}
-	if q.Offset == 0 && len(page.Items) < q.Limit {
-		page.Total = len(page.Items)
-		return page, nil
-	}
-	err = db.QueryRowContext(ctx, countSQL+" "+q.WhereSQL(), q.Args()...).Scan(&page.Total)
-	return page, err
+	return page, nil
 }
 
 func (m *Module) count(ctx context.Context, name string) (int, error) {
@@ -289,34 +294,93 @@ func (m *Module) deleteGrid(w http.ResponseWriter, r *http.Request) error {
 // ---- users ----
 
 // userList: every sort key is backed by an index (ids grow with creation
-// time, so created_at sorts by id).
-var userList = &httpapi.ListSpec{
-	Sort:        map[string]string{"id": "u.id", "username": "u.username", "name": "u.name", "created_at": "u.id", "last_login_at": "u.last_login_at"},
-	DefaultSort: "id", Tiebreak: "u.id",
-	// q is a prefix of the username or the name: two index range scans,
-	// fast at a million accounts (a substring match would scan them all).
-	SearchFunc: func(q string) (string, []any) {
+// time, so created_at sorts by id). The q and role filters each come in two
+// SQL forms, chosen per request by how many accounts they match (see
+// listUsers): userList is the narrow form, also used for the OpenAPI
+// document.
+var userList = userSpec(false, false)
+
+// userSpecs[broadSearch][broadRole].
+var userSpecs = [2][2]*httpapi.ListSpec{{userList, userSpec(false, true)}, {userSpec(true, false), userSpec(true, true)}}
+
+// userSpec builds the user list spec. Narrow forms drive the query from an
+// index on the filter and sort the (few) matches; broad forms keep the
+// index off the filter (unary +, EXISTS) so SQLite walks the sort order and
+// stops after one page, instead of collecting and sorting a million matches.
+func userSpec(broadSearch, broadRole bool) *httpapi.ListSpec {
+	// q is a prefix of the username or the name (a substring match would
+	// scan every account).
+	search := func(q string) (string, []any) {
 		lo, hi := httpapi.PrefixRange(q)
 		return "((u.username >= ? AND u.username < ?) OR (u.name >= ? AND u.name < ?))", []any{lo, hi, lo, hi}
-	},
-	Filters: map[string]httpapi.Filter{
-		"after_id": {Kind: httpapi.FilterInt, Doc: "keyset pagination: users with a larger id (use with sort=id); total stays the collection's", Func: func(v string) (string, []any, error) {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return "", nil, errInteger
-			}
-			return "u.id > ?", []any{n}, nil
-		}},
-		"dept_id":   {Column: "u.dept_id", Kind: httpapi.FilterInt},
-		"grid_code": {Column: "u.grid_code", Kind: httpapi.FilterPrefix, Doc: "grid code prefix"},
-		"disabled":  {Column: "u.disabled", Kind: httpapi.FilterBool},
-		"role": {Kind: httpapi.FilterString, Func: func(v string) (string, []any, error) {
-			if !httpapi.IsRole(v) {
-				return "", nil, httpapi.FieldError("role", "unknown role")
-			}
-			return "(',' || u.roles || ',') LIKE ?", []any{"%," + v + ",%"}, nil
-		}},
-	},
+	}
+	if broadSearch {
+		search = func(q string) (string, []any) {
+			lo, hi := httpapi.PrefixRange(q)
+			return "((+u.username >= ? AND +u.username < ?) OR (+u.name >= ? AND +u.name < ?))", []any{lo, hi, lo, hi}
+		}
+	}
+	role := "u.id IN (SELECT user_id FROM org_user_role WHERE role = ?)"
+	if broadRole {
+		role = "EXISTS (SELECT 1 FROM org_user_role r WHERE r.role = ? AND r.user_id = u.id)"
+	}
+	return &httpapi.ListSpec{
+		Sort:        map[string]string{"id": "u.id", "username": "u.username", "name": "u.name", "created_at": "u.id", "last_login_at": "u.last_login_at"},
+		DefaultSort: "id", Tiebreak: "u.id",
+		SearchFunc: search,
+		Filters: map[string]httpapi.Filter{
+			"after_id": {Kind: httpapi.FilterInt, Doc: "keyset pagination: users with a larger id (use with sort=id); total stays the collection's", Func: func(v string) (string, []any, error) {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return "", nil, errInteger
+				}
+				return "u.id > ?", []any{n}, nil
+			}},
+			"dept_id":   {Column: "u.dept_id", Kind: httpapi.FilterInt},
+			"grid_code": {Column: "u.grid_code", Kind: httpapi.FilterPrefix, Doc: "grid code prefix"},
+			"disabled":  {Column: "u.disabled", Kind: httpapi.FilterBool},
+			"role": {Kind: httpapi.FilterString, Func: func(v string) (string, []any, error) {
+				if !httpapi.IsRole(v) {
+					return "", nil, httpapi.FieldError("role", "unknown role")
+				}
+				return role, []any{v}, nil
+			}},
+		},
+	}
+}
+
+// broadShare: a filter matching at least 1/broadShare of all accounts is
+// "broad" (walking the sort order finds a page within ~broadShare rows).
+const broadShare = 300
+
+// broadFilters tells which of the request's q and role filters are broad,
+// from capped counts over their own indexes (a few ms at most).
+func (m *Module) broadFilters(ctx context.Context, q *httpapi.ListQuery, role string) (search, roles bool, err error) {
+	total, err := m.count(ctx, "user")
+	if err != nil {
+		return false, false, err
+	}
+	limit := total/broadShare + 1
+	db := m.st.DB()
+	if q.Q != "" {
+		lo, hi := httpapi.PrefixRange(q.Q)
+		var n int
+		err = db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM org_user WHERE username >= ? AND username < ? LIMIT ?))
+			+ (SELECT count(*) FROM (SELECT 1 FROM org_user WHERE name >= ? AND name < ? LIMIT ?))`, lo, hi, limit, lo, hi, limit).Scan(&n)
+		if err != nil {
+			return false, false, err
+		}
+		search = n >= limit && n > 1000
+	}
+	if role != "" {
+		var n int
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM org_user_role WHERE role = ? LIMIT ?)`, role, limit).Scan(&n)
+		if err != nil {
+			return false, false, err
+		}
+		roles = n >= limit && n > 1000
+	}
+	return search, roles, nil
 }
 
 var userScope = httpapi.ScopeColumns{Dept: "u.dept_id", Grid: "u.grid_code", Owner: "u.id"}
@@ -360,6 +424,23 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The count always uses the narrow search (an index range stops at the
+	// cap); the page and the count use the role form that suits its size.
+	// Both forms of a filter take the same arguments, so the count runs
+	// with the page's (queryPage).
+	countQ := q
+	broadSearch, broadRole, err := m.broadFilters(r.Context(), &q, r.URL.Query().Get("role"))
+	if err != nil {
+		return err
+	}
+	if broadSearch || broadRole {
+		if q, err = httpapi.ParseList(r, userSpecs[b2i(broadSearch)][b2i(broadRole)]); err != nil {
+			return err
+		}
+		if countQ, err = httpapi.ParseList(r, userSpecs[0][b2i(broadRole)]); err != nil {
+			return err
+		}
+	}
 	p := httpapi.MustPrincipal(r)
 	known := -1
 	// The total of an unfiltered county-wide list comes from a counter; with
@@ -372,11 +453,22 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	q.Scope(p, userScopeFor(p))
-	page, err := queryPage(r.Context(), m.st.DB(), &q, `SELECT `+userCols+userFrom, `SELECT count(*) FROM org_user u`, known, scanUser)
+	countQ.Scope(p, userScopeFor(p))
+	// A deferred join (keys from an index, then 50 full rows) and a total
+	// counted up to httpapi.CountCap: a million accounts stay fast.
+	page, err := queryPage(r.Context(), m.st.DB(), &q, q.DeferredSQL(`SELECT `+userCols+userFrom, "u.id", "FROM org_user u"),
+		countQ.CappedCountSQL("FROM org_user u"), known, true, scanUser)
 	if err != nil {
 		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, page)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func onlyKeys(r *http.Request, keys ...string) bool {
