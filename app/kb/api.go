@@ -310,7 +310,7 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cols := strings.Replace(docColumns, "text,", "'' AS text,", 1)
-	rows, err := db.QueryContext(ctx, `SELECT `+cols+` FROM kb_document `+q.WhereSQL()+q.OrderBy()+q.LimitSQL(), q.Args()...)
+	rows, err := db.QueryContext(ctx, `SELECT `+cols+` FROM kb_document `+q.WhereSQL()+" "+q.OrderBy()+" "+q.LimitSQL(), q.Args()...)
 	if err != nil {
 		return err
 	}
