@@ -257,20 +257,7 @@ export const groups: GroupDef[] = [
           ],
         },
       },
-      {
-        name: 'handover',
-        path: 'handover',
-        title: 'menu.handover',
-        permission: 'duty.read',
-        list: {
-          endpoint: '/api/v1/duty/handovers',
-          columns: [
-            { prop: 'created_at', label: 'fields.time', width: 170, kind: datetime },
-            { prop: 'user_name', label: 'fields.actor', width: 140 },
-            { prop: 'note', label: 'fields.title', minWidth: 260 },
-          ],
-        },
-      },
+      { name: 'handover', path: 'handover', title: 'menu.handover', permission: 'duty.read', component: () => import('@/views/duty/Handover.vue') },
       { name: 'messages', path: 'messages', title: 'menu.messages', permission: 'duty.read', component: () => import('@/views/duty/Messages.vue') },
     ],
   },
