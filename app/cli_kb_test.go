@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/yiwang/yiwang/search/extract/extracttest"
 )
 
 // kbJSONShape checks the exact output of kb search/related --json.
@@ -52,7 +54,7 @@ func writeKBFiles(t *testing.T) (dir, exe string) {
 		"法规/城市道路管理条例.md":       []byte(kbLawMD),
 		"法规/低保通知.txt":          []byte(kbNoticeTxt),
 		"法规/副本/道路条例副本.md":      []byte(kbLawMD), // duplicate content
-		"预案/防汛应急预案.docx":       kbDocx(t, "防汛应急预案", "第一条 汛期河道水位超过警戒水位时启动应急响应。"),
+		"预案/防汛应急预案.docx":       extracttest.Docx("防汛应急预案", "第一条 汛期河道水位超过警戒水位时启动应急响应。"),
 		"预案/损坏的预案.docx":        []byte("PK\x03\x04 not really a zip"),
 		"预案/notes.bin":         []byte("ignored: other extension"),
 		"法规/.hidden/secret.md": []byte("# 隐藏\n不应导入"),

@@ -1,11 +1,9 @@
 package app
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"mime/multipart"
 	"net/url"
 	"strings"
@@ -14,80 +12,8 @@ import (
 
 	"github.com/yiwang/yiwang/app/kb"
 	"github.com/yiwang/yiwang/search"
+	"github.com/yiwang/yiwang/search/extract/extracttest"
 )
-
-// Test files of every importable format, built here so the tests do not
-// depend on binary fixtures.
-
-func kbZip(t testing.TB, files ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i+1 < len(files); i += 2 {
-		w, err := zw.Create(files[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(files[i+1]))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func kbDocx(t testing.TB, paras ...string) []byte {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>`)
-	for _, p := range paras {
-		fmt.Fprintf(&b, `<w:p><w:r><w:t>%s</w:t></w:r></w:p>`, p)
-	}
-	b.WriteString(`</w:body></w:document>`)
-	return kbZip(t, "[Content_Types].xml", `<Types/>`, "word/document.xml", b.String())
-}
-
-func kbOFD(t testing.TB, lines ...string) []byte {
-	var c strings.Builder
-	c.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Content><ofd:Layer ID="1">`)
-	for i, l := range lines {
-		fmt.Fprintf(&c, `<ofd:TextObject ID="%d" Boundary="10 %d 100 5" Font="3" Size="4"><ofd:TextCode X="0" Y="4">%s</ofd:TextCode></ofd:TextObject>`, i+10, 10+i*8, l)
-	}
-	c.WriteString(`</ofd:Layer></ofd:Content></ofd:Page>`)
-	return kbZip(t,
-		"OFD.xml", `<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`,
-		"Doc_0/Document.xml", `<?xml version="1.0" encoding="UTF-8"?><ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>`,
-		"Doc_0/Pages/Page_0/Content.xml", c.String())
-}
-
-// kbPDF is a one-page PDF with a text line; encrypt adds an /Encrypt
-// dictionary.
-func kbPDF(text string, encrypt bool) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(s string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
-	}
-	b.WriteString("%PDF-1.4\n")
-	stream := fmt.Sprintf("BT /F1 12 Tf 72 712 Td (%s) Tj ET", text)
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
-	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	trailer := ""
-	if encrypt {
-		obj("<< /Filter /Standard /V 1 /R 2 /O <00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff> /U <00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff> /P -44 >>")
-		trailer = "/Encrypt 6 0 R /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>]"
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R %s >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, trailer, xref)
-	return b.Bytes()
-}
 
 const kbLawMD = `# 城市道路管理条例
 
@@ -156,9 +82,9 @@ func TestKBImportFormatsAndRefusals(t *testing.T) {
 		{"道路.md", []byte(kbLawMD), "城市道路管理条例"},
 		{"低保通知.txt", []byte(kbNoticeTxt), "国务院办公厅关于进一步做好最低生活保障工作的通知"},
 		{"page.html", []byte(`<html><head><title>网格化管理办法</title><script>var x="不要";</script></head><body><p>网格员负责日常巡查。</p></body></html>`), "网格化管理办法"},
-		{"plan.docx", kbDocx(t, "防汛应急预案", "第一条 汛期河道水位超过警戒水位时启动应急响应。"), "防汛应急预案"},
-		{"gov.ofd", kbOFD(t, "北京市人民政府文件", "京政发[2018]3号", "关于加强城市管理的意见"), "北京市人民政府文件"},
-		{"scan.pdf", kbPDF("Standard for street lighting", false), "Standard for street lighting"},
+		{"plan.docx", extracttest.Docx("防汛应急预案", "第一条 汛期河道水位超过警戒水位时启动应急响应。"), "防汛应急预案"},
+		{"gov.ofd", extracttest.OFD("北京市人民政府文件", "京政发[2018]3号", "关于加强城市管理的意见"), "北京市人民政府文件"},
+		{"scan.pdf", extracttest.PDF("Standard for street lighting", ""), "Standard for street lighting"},
 	}
 	var last uint64
 	ids := map[string]string{}
@@ -198,18 +124,10 @@ func TestKBImportFormatsAndRefusals(t *testing.T) {
 	}
 
 	// Refusals: every format's bad input, without side effects.
-	okDocx := kbDocx(t, "正文")
-	enc := append([]byte(nil), okDocx...)
-	for i := 0; i+8 < len(enc); i++ {
-		if bytes.Equal(enc[i:i+4], []byte("PK\x03\x04")) {
-			enc[i+6] |= 1
-		}
-		if bytes.Equal(enc[i:i+4], []byte("PK\x01\x02")) {
-			enc[i+8] |= 1
-		}
-	}
-	okOFD := kbOFD(t, "正文")
-	okPDF := kbPDF("text", false)
+	okDocx := extracttest.Docx("正文")
+	enc := extracttest.Encrypted(okDocx)
+	okOFD := extracttest.OFD("正文")
+	okPDF := extracttest.PDF("text", "")
 	bad := []struct {
 		name   string
 		data   []byte
@@ -222,15 +140,15 @@ func TestKBImportFormatsAndRefusals(t *testing.T) {
 		{"bad.html", []byte("\xff\xfe\x00"), 400, "corrupt"},
 		{"garbage.docx", []byte("this is not a zip"), 400, "corrupt"},
 		{"trunc.docx", okDocx[:len(okDocx)/2], 400, "corrupt"},
-		{"bomb.docx", kbZip(t, "word/document.xml", strings.Repeat("0", 16<<20)), 400, "zip bomb"},
+		{"bomb.docx", extracttest.Zip("word/document.xml", strings.Repeat("0", 16<<20)), 400, "zip bomb"},
 		{"enc.docx", enc, 400, "encrypted"},
 		{"ole.docx", append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 512)...), 400, "encrypted"},
 		{"garbage.pdf", []byte("%PDF-1.4\ngarbage"), 400, "corrupt"},
 		{"trunc.pdf", okPDF[:len(okPDF)-40], 400, "corrupt"},
-		{"enc.pdf", kbPDF("secret", true), 400, "encrypted"},
+		{"enc.pdf", extracttest.PDF("secret", extracttest.PDFEncrypt), 400, "encrypted"},
 		{"garbage.ofd", []byte("garbage"), 400, "corrupt"},
 		{"trunc.ofd", okOFD[:len(okOFD)-30], 400, "corrupt"},
-		{"bomb.ofd", kbZip(t, "OFD.xml", strings.Repeat(" ", 16<<20)), 400, "zip bomb"},
+		{"bomb.ofd", extracttest.Zip("OFD.xml", strings.Repeat(" ", 16<<20)), 400, "zip bomb"},
 		{"tool.exe", []byte("MZ\x90\x00"), 415, "unsupported"},
 		{"huge.txt", bytes.Repeat([]byte("大"), (kb.MaxUpload/3)+10), 413, "too large"},
 	}

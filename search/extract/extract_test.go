@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,84 +8,29 @@ import (
 	"testing"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/yiwang/yiwang/search/extract/extracttest"
 )
 
 func zipOf(t testing.TB, files map[string]string, order ...string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
 	if len(order) == 0 {
 		for n := range files {
 			order = append(order, n)
 		}
 	}
+	var pairs []string
 	for _, n := range order {
-		w, err := zw.Create(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(files[n]))
+		pairs = append(pairs, n, files[n])
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return extracttest.Zip(pairs...)
 }
 
-func docx(t testing.TB, paras ...string) []byte {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>`)
-	for _, p := range paras {
-		// split runs in the middle to check run joining
-		r := []rune(p)
-		h := len(r) / 2
-		fmt.Fprintf(&b, `<w:p><w:r><w:t>%s</w:t></w:r><w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p>`, string(r[:h]), string(r[h:]))
-	}
-	b.WriteString(`</w:body></w:document>`)
-	return zipOf(t, map[string]string{"[Content_Types].xml": `<Types/>`, "word/document.xml": b.String()})
-}
+func docx(t testing.TB, paras ...string) []byte { return extracttest.Docx(paras...) }
 
-func ofd(t testing.TB, lines ...string) []byte {
-	var c strings.Builder
-	c.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ofd:Page xmlns:ofd="http://www.ofdspec.org/2016"><ofd:Content><ofd:Layer ID="1">`)
-	for i, l := range lines {
-		fmt.Fprintf(&c, `<ofd:TextObject ID="%d" Boundary="10 %d 100 5" Font="3" Size="4"><ofd:TextCode X="0" Y="4">%s</ofd:TextCode></ofd:TextObject>`, i+10, 10+i*8, l)
-	}
-	c.WriteString(`</ofd:Layer></ofd:Content></ofd:Page>`)
-	return zipOf(t, map[string]string{
-		"OFD.xml":                        `<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocInfo><ofd:DocID>x</ofd:DocID></ofd:DocInfo><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`,
-		"Doc_0/Document.xml":             `<?xml version="1.0" encoding="UTF-8"?><ofd:Document xmlns:ofd="http://www.ofdspec.org/2016"><ofd:CommonData><ofd:MaxUnitID>20</ofd:MaxUnitID></ofd:CommonData><ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>`,
-		"Doc_0/Pages/Page_0/Content.xml": c.String(),
-	})
-}
+func ofd(t testing.TB, lines ...string) []byte { return extracttest.OFD(lines...) }
 
-// minimalPDF builds a one-page PDF with a Helvetica text line; extra is
-// added to the trailer dictionary.
-func minimalPDF(text, extraTrailer string) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(s string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
-	}
-	b.WriteString("%PDF-1.4\n")
-	stream := fmt.Sprintf("BT /F1 12 Tf 72 712 Td (%s) Tj ET", text)
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
-	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	if extraTrailer != "" {
-		obj("<< /Filter /Standard /V 1 /R 2 /O <00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff> /U <00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff> /P -44 >>")
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R %s >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, extraTrailer, xref)
-	return b.Bytes()
-}
+func minimalPDF(text, extraTrailer string) []byte { return extracttest.PDF(text, extraTrailer) }
 
 func TestFormats(t *testing.T) {
 	gbk, _ := simplifiedchinese.GBK.NewEncoder().String("关于做好低保工作的通知\n第一条 内容")
@@ -125,16 +69,7 @@ func TestBadInput(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		many[fmt.Sprintf("f%d.xml", i)] = "x"
 	}
-	encZip := append([]byte(nil), good...)
-	// set the "encrypted" flag on every local and central header
-	for i := 0; i+8 < len(encZip); i++ {
-		if bytes.Equal(encZip[i:i+4], []byte("PK\x03\x04")) {
-			encZip[i+6] |= 1
-		}
-		if bytes.Equal(encZip[i:i+4], []byte("PK\x01\x02")) {
-			encZip[i+8] |= 1
-		}
-	}
+	encZip := extracttest.Encrypted(good)
 	ofdNoDoc := zipOf(t, map[string]string{"OFD.xml": `<ofd:OFD xmlns:ofd="x"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`})
 	goodOFD := ofd(t, "正文")
 	pdfOK := minimalPDF("text", "")
