@@ -4,12 +4,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/yiwang/yiwang/app.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all test deps lint unit system fuzz frontend-test e2e packaging build frontend dist bench clean
+.PHONY: all test deps lint unit system fuzz frontend-test e2e desktop packaging build frontend dist bench clean
 
 all: build
 
 ## test: the whole suite — what CI runs (.ci/run) and what README shows.
-test: deps lint unit system fuzz frontend-test e2e packaging
+test: deps lint unit system fuzz frontend-test e2e desktop packaging
 	@echo "make test: all suites passed"
 
 deps:
@@ -37,6 +37,11 @@ frontend-test:
 
 e2e: build
 	scripts/e2e-demo.sh ./yiwang
+
+## desktop: build the Wails app (cgo, webkit2_41), run it under Xvfb, check
+## the rendered login page; cross-compile the Windows .exe.
+desktop:
+	scripts/desktop-smoke.sh
 
 packaging:
 	scripts/test-deb.sh
