@@ -1,1 +1,0 @@
-import{I as e,L as t,N as n,T as r,b as i,j as a,k as o,m as s,s as c}from"./icon-DgT75-wr.js";var l={Calendar:c,Cpu:s,HomeFilled:i,Monitor:r,OfficeBuilding:o,Reading:a,Setting:n,Tickets:e,TrendCharts:t};export{l as t};

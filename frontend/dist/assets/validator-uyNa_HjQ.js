@@ -1,1 +1,0 @@
-import{Vt as e}from"./use-global-config-Cl_XisWA.js";var t=t=>[``,...e].includes(t);export{t};
