@@ -192,6 +192,18 @@ try {
       await page.goto(base + path, { waitUntil: 'domcontentloaded' })
       const rows = await page.waitForSelector('.el-table__row', { timeout: 10000 }).then(() => page.locator('.el-table__row').count()).catch(() => 0)
       check(`duty ${name} page lists rows`, rows > 0, `${rows} rows`)
+      if (name === 'handover') {
+        const note = `e2e 交班 ${Date.now()}`
+        try {
+          await page.fill('[data-testid=handover-shift]', '白班')
+          await page.fill('textarea[data-testid=handover-note], [data-testid=handover-note] textarea', note)
+          await page.click('[data-testid=handover-submit]')
+          const shown = await page.waitForFunction((x) => document.body.textContent.includes(x), note, { timeout: 5000 }).then(() => true).catch(() => false)
+          check('handover written from the page shows in the list', shown)
+        } catch (e) {
+          check('handover written from the page shows in the list', false, String(e))
+        }
+      }
       await page.screenshot({ path: join(out, `07-duty-${name}.png`) })
     }
     await page.goto(base + '/duty/messages', { waitUntil: 'domcontentloaded' })
