@@ -77,9 +77,10 @@ type ListQuery struct {
 	Desc   bool
 	Q      string
 
-	order string
-	where []string
-	args  []any
+	order    string
+	orderRev string // order with every direction flipped
+	where    []string
+	args     []any
 }
 
 // ParseList parses limit, offset, sort, q and the spec's filters. Unknown
@@ -173,12 +174,14 @@ func ParseList(r *http.Request, spec *ListSpec) (ListQuery, error) {
 			q.Sort = key
 			q.Desc = strings.HasPrefix(sortKey, "-")
 			dir := " ASC"
+			rev := " DESC"
 			if q.Desc {
-				dir = " DESC"
+				dir, rev = " DESC", " ASC"
 			}
-			q.order = expr + dir
+			q.order, q.orderRev = expr+dir, expr+rev
 			if spec.Tiebreak != "" && spec.Tiebreak != expr {
 				q.order += ", " + spec.Tiebreak + dir
+				q.orderRev += ", " + spec.Tiebreak + rev
 			}
 		}
 	}
@@ -300,6 +303,22 @@ func (q *ListQuery) OrderBy() string {
 // LimitSQL is "LIMIT n OFFSET m" (integers, no placeholders needed).
 func (q *ListQuery) LimitSQL() string {
 	return "LIMIT " + strconv.Itoa(q.Limit) + " OFFSET " + strconv.Itoa(q.Offset)
+}
+
+// FromEnd turns a page in the second half of a list of exactly total rows
+// into the same rows read from the other end (order flipped, OFFSET counted
+// from the end), so no page skips more than half the list. It tells whether
+// it did: the caller then reverses the rows it gets. total must be the
+// exact number of rows the query matches (e.g. a maintained counter for an
+// unfiltered list); call it before adding conditions.
+func (q *ListQuery) FromEnd(total int) bool {
+	if q.orderRev == "" || q.Offset <= total/2 || q.Offset >= total {
+		return false
+	}
+	end := min(q.Offset+q.Limit, total)
+	q.Limit, q.Offset = end-q.Offset, total-end
+	q.order, q.orderRev = q.orderRev, q.order
+	return true
 }
 
 // DeferredSQL is the page query of a large table as a deferred join: the

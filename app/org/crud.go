@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/yiwang/yiwang/app/httpapi"
@@ -354,33 +355,37 @@ func userSpec(broadSearch, broadRole bool) *httpapi.ListSpec {
 const broadShare = 300
 
 // broadFilters tells which of the request's q and role filters are broad,
-// from capped counts over their own indexes (a few ms at most).
-func (m *Module) broadFilters(ctx context.Context, q *httpapi.ListQuery, role string) (search, roles bool, err error) {
+// from counts over their own indexes capped at httpapi.CountCap+1 (a few ms
+// at most); many says one of them alone matches more than CountCap.
+func (m *Module) broadFilters(ctx context.Context, q *httpapi.ListQuery, role string) (search, roles, many bool, err error) {
 	total, err := m.count(ctx, "user")
 	if err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
-	limit := total/broadShare + 1
+	broad := func(n int) bool {
+		many = many || n > httpapi.CountCap
+		return n > total/broadShare && n > 1000
+	}
 	db := m.st.DB()
 	if q.Q != "" {
 		lo, hi := httpapi.PrefixRange(q.Q)
 		var n int
 		err = db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM (SELECT 1 FROM org_user WHERE username >= ? AND username < ? LIMIT ?))
-			+ (SELECT count(*) FROM (SELECT 1 FROM org_user WHERE name >= ? AND name < ? LIMIT ?))`, lo, hi, limit, lo, hi, limit).Scan(&n)
+			+ (SELECT count(*) FROM (SELECT 1 FROM org_user WHERE name >= ? AND name < ? LIMIT ?))`, lo, hi, httpapi.CountCap+1, lo, hi, httpapi.CountCap+1).Scan(&n)
 		if err != nil {
-			return false, false, err
+			return false, false, false, err
 		}
-		search = n >= limit && n > 1000
+		search = broad(n)
 	}
 	if role != "" {
 		var n int
-		err = db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM org_user_role WHERE role = ? LIMIT ?)`, role, limit).Scan(&n)
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM org_user_role WHERE role = ? LIMIT ?)`, role, httpapi.CountCap+1).Scan(&n)
 		if err != nil {
-			return false, false, err
+			return false, false, false, err
 		}
-		roles = n >= limit && n > 1000
+		roles = broad(n)
 	}
-	return search, roles, nil
+	return search, roles, many, nil
 }
 
 var userScope = httpapi.ScopeColumns{Dept: "u.dept_id", Grid: "u.grid_code", Owner: "u.id"}
@@ -429,7 +434,7 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 	// Both forms of a filter take the same arguments, so the count runs
 	// with the page's (queryPage).
 	countQ := q
-	broadSearch, broadRole, err := m.broadFilters(r.Context(), &q, r.URL.Query().Get("role"))
+	broadSearch, broadRole, many, err := m.broadFilters(r.Context(), &q, r.URL.Query().Get("role"))
 	if err != nil {
 		return err
 	}
@@ -452,6 +457,14 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// A deep page of the unfiltered list is read from the nearer end.
+	reversed := !q.Filtered() && known >= 0 && q.FromEnd(known)
+	// One filter alone over the county matching more than the cap: the
+	// capped total is known without counting.
+	skipCount := many && p.Scope.Kind == httpapi.ScopeAll && (onlyKeys(r, "q", "limit", "offset", "sort") || onlyKeys(r, "role", "limit", "offset", "sort"))
+	if skipCount {
+		known = httpapi.CountCap
+	}
 	q.Scope(p, userScopeFor(p))
 	countQ.Scope(p, userScopeFor(p))
 	// A deferred join (keys from an index, then 50 full rows) and a total
@@ -460,6 +473,22 @@ func (m *Module) listUsers(w http.ResponseWriter, r *http.Request) error {
 		countQ.CappedCountSQL("FROM org_user u"), known, true, scanUser)
 	if err != nil {
 		return err
+	}
+	if reversed {
+		slices.Reverse(page.Items)
+	}
+	switch {
+	case skipCount && len(page.Items) == q.Limit:
+		page.SetTotal(&q, httpapi.CountCap+1, true)
+	case skipCount && len(page.Items) > 0:
+		page.Total = q.Offset + len(page.Items) // the last page
+	case skipCount:
+		// Past the end: count after all (rare).
+		var n int
+		if err := m.st.DB().QueryRowContext(r.Context(), countQ.CappedCountSQL("FROM org_user u"), q.Args()...).Scan(&n); err != nil {
+			return err
+		}
+		page.SetTotal(&q, n, true)
 	}
 	return httpapi.JSON(w, http.StatusOK, page)
 }

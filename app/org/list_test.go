@@ -60,6 +60,18 @@ func TestUserListPastCountCap(t *testing.T) {
 	if got, want := usernames(prev)[1], usernames(all)[0]; got != want {
 		t.Fatalf("offset 10000 starts at %s, offset 9999's second row is %s", want, got)
 	}
+	// Pages in the second half are read from the other end: they must be
+	// the mirror of the reversed order's pages.
+	tail := get(fmt.Sprintf("/api/v1/users?limit=5&offset=%d", n-1))
+	if len(tail.Items) != 2 || tail.Items[0].ID > tail.Items[1].ID {
+		t.Fatalf("last page: %v", usernames(tail))
+	}
+	fwd := usernames(get("/api/v1/users?limit=4&offset=9000&sort=name"))
+	back := usernames(get(fmt.Sprintf("/api/v1/users?limit=4&offset=%d&sort=-name", n+1-9004)))
+	slices.Reverse(back)
+	if !slices.Equal(fwd, back) {
+		t.Fatalf("sort=name offset 9000: %v, mirrored %v", fwd, back)
+	}
 	byName := get("/api/v1/users?limit=20&offset=5000&sort=name")
 	if !slices.IsSortedFunc(byName.Items, func(a, b User) int { return strings.Compare(a.Name, b.Name) }) || len(byName.Items) != 20 {
 		t.Fatalf("sort=name page not sorted: %v", usernames(byName))
