@@ -768,3 +768,85 @@ func benchDecodeBroker(b *testing.B, mode string) {
 		b.Logf("%s: only %d of %d messages decoded in %v (QoS 0 drops under load)", mode, got, b.N, el)
 	}
 }
+
+// TestPluginHostileContained: a decoder that loops, one that allocates
+// without bound, one that reads /etc/passwd and one that calls a host off
+// its allow-list are each stopped or refused for that call and reported,
+// while another device's readings keep being stored during the loop.
+func TestPluginHostileContained(t *testing.T) {
+	skipSlowPluginTests(t)
+	wasm := buildPluginWasm(t, "plugins/testdata/hostile")
+	n := startPluginNode(t, t.TempDir())
+	pkg, err := plugins.Pack([]byte(`{"name": "hostile-misc", "version": "1.0.0", "abi": 1, "permissions": ["decode", "http"],
+		"device_types": ["loop", "membomb", "readfile", "http"], "hosts": ["127.0.0.1"]}`), wasm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin does not approve the declared host.
+	n.must("POST", "/api/v1/plugins", pluginhost.InstallInput{Package: pkg, Approval: &plugins.Approval{
+		Permissions: []string{"decode", "http"}, AllowUnsigned: true}}, nil)
+	good := n.device("water_level")
+	cg := pahoConnect(t, n.mqttAddr(), good.ID, good.Secret)
+	dev := map[string]paho.Client{}
+	ids := map[string]string{}
+	for _, typ := range []string{"loop", "membomb", "readfile", "http"} {
+		d := n.device(typ)
+		ids[typ] = d.ID
+		dev[typ] = pahoConnect(t, n.mqttAddr(), d.ID, d.Secret)
+	}
+	publishBad := func(typ, payload string) { pahoPublish(t, dev[typ], "yw/"+ids[typ]+"/telemetry", []byte(payload)) }
+
+	// The loop runs until the call's time limit (5 s); meanwhile the good
+	// device's readings are stored.
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		tok := dev["loop"].Publish("yw/"+ids["loop"]+"/telemetry", 1, false, []byte("spin"))
+		tok.WaitTimeout(30 * time.Second)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	for i := range 3 {
+		pahoPublish(t, cg, "yw/"+good.ID+"/telemetry", fmt.Appendf(nil, `{"ts": %d, "values": {"water_level": %d.25}}`, time.Now().Add(time.Duration(i-10)*time.Second).UnixMilli(), i))
+	}
+	waitPlugin(t, "good readings during the loop", 15*time.Second, func() bool { return len(n.series(good.ID, "water_level")) == 3 })
+	select {
+	case <-loopDone:
+		t.Log("warning: the loop call ended before the good readings were stored (slow machine?)")
+	default:
+	}
+	<-loopDone
+	publishBad("membomb", "x")
+	publishBad("readfile", "x")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Errorf("the plugin reached %s", r.URL) }))
+	defer srv.Close()
+	publishBad("http", srv.URL+"/leak")
+
+	waitPlugin(t, "four calls counted", 20*time.Second, func() bool { return n.plugin("hostile-misc").Metrics.Calls >= 4 })
+	p := n.plugin("hostile-misc")
+	if p.Metrics.Failures != 2 || p.Metrics.Errors != 2 || !p.Enabled {
+		t.Fatalf("metrics %+v enabled %v", p.Metrics, p.Enabled)
+	}
+	logs := strings.Join(n.logs("hostile-misc"), "\n")
+	for _, want := range []string{"timed out", "http GET " + srv.URL + "/leak", "not on the plugin's approved allow-list"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	b := n.a.IoT().Broker()
+	if e := b.Counters(ids["readfile"]).LastError; !strings.Contains(e, "readfile") {
+		t.Errorf("readfile device's last error %q", e)
+	}
+	for typ, id := range ids {
+		if c := b.Counters(id); c.Malformed != 1 {
+			t.Errorf("%s device counters %+v, want one malformed", typ, c)
+		}
+	}
+	var audit httpapi.Page[map[string]any]
+	n.must("GET", "/api/v1/audit?type=plugin.http_call", nil, &audit)
+	if audit.Total != 1 || !strings.Contains(fmt.Sprint(audit.Items[0]), "/leak") {
+		t.Fatalf("audit of the refused call: %+v", audit)
+	}
+	// And the broker still decodes for the good device afterwards.
+	pahoPublish(t, cg, "yw/"+good.ID+"/telemetry", []byte(`{"water_level": 9.75}`))
+	waitPlugin(t, "a reading after the hostile calls", 10*time.Second, func() bool { return containsValue(n.series(good.ID, "water_level"), 9.75) })
+}
