@@ -238,9 +238,13 @@ func (m *Module) drain(flush bool) {
 	}
 	if len(ids) > 0 {
 		if err := m.indexIDs(ix, ids); err != nil {
-			// The index is behind the store: leave the watermark so a
-			// restart (or reindex) repairs it.
+			// The index is behind the store: keep the events for the next
+			// round (the ticker retries) and leave the watermark, so a
+			// restart replays them too.
 			m.logf("kb: index: %v", err)
+			m.qmu.Lock()
+			m.queue = append(evs, m.queue...)
+			m.qmu.Unlock()
 			return
 		}
 	}
