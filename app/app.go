@@ -143,6 +143,7 @@ func New(cfg Config, opts Options) (*App, error) {
 	a.hub.Routes(a.router)
 	a.org.LiveClassifiers(a.hub)
 	a.systemRoutes(a.router)
+	a.globalSearchRoute(a.router)
 	a.router.Mount("/api/internal/cluster/", st.HTTPHandler())
 	a.router.Mount("/", Console())
 	return a, nil
