@@ -88,6 +88,14 @@
 //		...
 //	}
 //
+// Large tables. A list over a table that may hold a million rows builds
+// its page with ListQuery.DeferredSQL (keys from an index with ORDER BY and
+// LIMIT/OFFSET, then full rows for those keys only), counts with
+// CappedCountSQL and Page.SetTotal (the total stops at CountCap and the
+// page says total_capped), and needs an index behind every filter and sort
+// key it offers; FilterPrefix and the grid scope are index ranges, not
+// LIKE. See app/org's users list and docs/bench-app.md.
+//
 // New permissions are declared once, with the built-in roles that get them:
 //
 //	var _ = httpapi.DefinePermission("widget.read", "查看部件", httpapi.RoleAdmin, httpapi.RoleViewer)
