@@ -24,6 +24,9 @@ func init() {
   yiwang plugin list|enable NAME|disable NAME|remove NAME [--purge]|logs NAME [-n N]
                                            manage installed plugins on the running server
   yiwang plugin pack DIR [--key FILE]      pack DIR/plugin.json + plugin.wasm into NAME-VERSION.ywp
+  yiwang plugin keygen FILE                write an ed25519 signing key (FILE) and its public key (FILE.pub)
+  yiwang plugin trust FILE.pub [--comment C] | keys | untrust KEYID
+                                           signing keys whose plugins install without --allow-unsigned
 `, (*cli).plugin)
 }
 
@@ -83,14 +86,34 @@ func (c *cli) plugin(args []string) error {
 		}
 		fmt.Fprintln(c.stdout, path)
 		return nil
-	case "install", "list", "enable", "disable", "remove", "logs":
+	case "keygen":
+		pos, err := parseAll(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("plugin keygen: want one output file")
+		}
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(pos[0], []byte(base64.StdEncoding.EncodeToString(priv.Seed())+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(pos[0]+".pub", []byte(base64.StdEncoding.EncodeToString(pub)+"\n"), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "key %s: private %s, public %s\n", plugins.KeyID(pub), pos[0], pos[0]+".pub")
+		return nil
+	case "install", "list", "enable", "disable", "remove", "logs", "trust", "keys", "untrust":
 	default:
 		return usageError("plugin: unknown subcommand " + sub)
 	}
 	rf := c.remoteFlags(fs)
 	var (
 		yes, unsigned, purge *bool
-		hosts                *string
+		hosts, comment       *string
 		n                    *int
 		settings             = settingsFlag{}
 	)
@@ -104,13 +127,15 @@ func (c *cli) plugin(args []string) error {
 		purge = fs.Bool("purge", false, "also delete the plugin's key-value data")
 	case "logs":
 		n = fs.Int("n", 200, "number of lines")
+	case "trust":
+		comment = fs.String("comment", "", "whose key it is")
 	}
 	pos, err := parseAll(fs, args)
 	if err != nil {
 		return err
 	}
 	want := 1
-	if sub == "list" {
+	if sub == "list" || sub == "keys" {
 		want = 0
 	}
 	if len(pos) != want {
@@ -149,6 +174,34 @@ func (c *cli) plugin(args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "plugin %s removed\n", pos[0])
 		return nil
+	case "trust":
+		b, err := os.ReadFile(pos[0])
+		if err != nil {
+			return err
+		}
+		var k pluginhost.Key
+		if err := call("POST", "/api/v1/plugin-keys", pluginhost.KeyInput{Key: strings.TrimSpace(string(b)), Comment: *comment}, &k); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "trusting key %s on the cluster\n", k.KeyID)
+		return nil
+	case "untrust":
+		if err := call("DELETE", "/api/v1/plugin-keys/"+name, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "key %s no longer trusted\n", pos[0])
+		return nil
+	case "keys":
+		var page httpapi.Page[pluginhost.Key]
+		if err := call("GET", "/api/v1/plugin-keys", nil, &page); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tADDED\tBY\tCOMMENT")
+		for _, k := range page.Items {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KeyID, k.AddedAt, k.AddedBy, k.Comment)
+		}
+		return tw.Flush()
 	case "logs":
 		var page httpapi.Page[plugins.LogLine]
 		if err := call("GET", fmt.Sprintf("/api/v1/plugins/%s/logs?n=%d", name, *n), nil, &page); err != nil {

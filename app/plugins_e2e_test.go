@@ -288,13 +288,34 @@ func TestPluginDecoderE2E(t *testing.T) {
 		t.Fatalf("declined install: code %d, out %q", code, out)
 	}
 
-	start := time.Now()
-	code, out, errOut = n.cli("", "plugin", "install", file, "--yes", "--allow-unsigned")
+	// Signed by the integrator's key: refused until the admin trusts it.
+	key := filepath.Join(t.TempDir(), "integrator.key")
+	if code, out, errOut := runCLI(t, "", nil, "plugin", "keygen", key); code != 0 || !strings.Contains(out, "key ") {
+		t.Fatalf("keygen: %d %s %s", code, out, errOut)
+	}
+	signedDir := filepath.Dir(packPlugin(t, n, string(manifest), wasm))
+	code, out, errOut = runCLI(t, "", nil, "plugin", "pack", signedDir, "--key", key)
 	if code != 0 {
+		t.Fatalf("signed pack: %d %s %s", code, out, errOut)
+	}
+	file = strings.TrimSpace(out)
+	code, _, errOut = n.cli("", "plugin", "install", file, "--yes")
+	if code == 0 || !strings.Contains(errOut, "signed by untrusted key") {
+		t.Fatalf("install signed by an untrusted key: %d %q", code, errOut)
+	}
+	if code, out, errOut := n.cli("", "plugin", "trust", key+".pub", "--comment", "某集成公司"); code != 0 || !strings.Contains(out, "trusting key") {
+		t.Fatalf("trust: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := n.cli("", "plugin", "keys"); code != 0 || !strings.Contains(out, "某集成公司") {
+		t.Fatalf("keys: %d %s", code, out)
+	}
+	start := time.Now()
+	code, out, errOut = n.cli("", "plugin", "install", file, "--yes")
+	if code != 0 || !strings.Contains(out, "signed by key") {
 		t.Fatalf("install: %d\n%s\n%s", code, out, errOut)
 	}
 	t.Logf("install through the CLI took %v", time.Since(start).Round(time.Millisecond))
-	if p := n.plugin("lora-water"); !p.Loaded || !p.Enabled || p.Version != "1.0.0" {
+	if p := n.plugin("lora-water"); !p.Loaded || !p.Enabled || p.Version != "1.0.0" || !p.Signed || p.SignerKeyID == "" {
 		t.Fatalf("installed plugin: %+v", p)
 	}
 
@@ -420,7 +441,7 @@ func TestPluginDecoderE2E(t *testing.T) {
 	t.Logf("plugin list:\n%s", out)
 
 	// Upgrade keeps working; same version is refused clearly.
-	code, _, errOut = n.cli("", "plugin", "install", file, "--yes", "--allow-unsigned")
+	code, _, errOut = n.cli("", "plugin", "install", file, "--yes")
 	if code == 0 || !strings.Contains(errOut, "already installed") {
 		t.Fatalf("reinstall same version: %d %q", code, errOut)
 	}

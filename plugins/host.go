@@ -73,6 +73,10 @@ type Config struct {
 	CacheDir string
 	// TrustedKeys are the ed25519 keys whose signatures the admin trusts.
 	TrustedKeys []ed25519.PublicKey
+	// TrustedKeysFunc, when set, returns more trusted keys at each check
+	// (the app keeps them in its replicated store, so the admin can add
+	// and remove keys without restarting).
+	TrustedKeysFunc func() []ed25519.PublicKey
 
 	MemoryLimitMB   int           // per instance; default 128
 	CallTimeout     time.Duration // per call (decode, hook, job); default 5s
@@ -297,8 +301,12 @@ func (h *Host) check(pkg []byte, ap Approval) (*Package, error) {
 		return nil, err
 	}
 	m := p.Manifest
+	trusted := h.cfg.TrustedKeys
+	if h.cfg.TrustedKeysFunc != nil {
+		trusted = append(slices.Clone(trusted), h.cfg.TrustedKeysFunc()...)
+	}
 	switch key := p.signerKey(); {
-	case key != nil && slices.ContainsFunc(h.cfg.TrustedKeys, func(k ed25519.PublicKey) bool { return k.Equal(key) }):
+	case key != nil && slices.ContainsFunc(trusted, func(k ed25519.PublicKey) bool { return k.Equal(key) }):
 		// signed by a trusted key
 	case ap.AllowUnsigned:
 		// admin override

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/yiwang/yiwang/plugins"
@@ -79,7 +80,8 @@ type InstallResult struct {
 }
 
 func (m *Module) registerCommands(st *store.Store) {
-	st.AddMigrations("plugins", migrations...)
+	st.AddMigrations("plugins", append(slices.Clone(migrations), keyMigrations...)...)
+	m.registerKeyCommands(st)
 	st.Register(CmdInstall, 1, m.applyInstall, store.NoLogPayload())
 	st.Register(CmdEnable, 1, m.applyEnable)
 	st.Register(CmdDisable, 1, m.applyDisable)

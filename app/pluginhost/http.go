@@ -77,6 +77,7 @@ func (m *Module) Routes(r *httpapi.Router) {
 		Perm: perm, Response: httpapi.Page[plugins.LogLine]{}, Query: []httpapi.Param{{Name: "n", Type: "integer", Description: "lines (default 200)"}}, Handler: m.logs})
 	r.Handle(httpapi.Route{Method: "POST", Path: "/api/v1/plugins/{name}/jobs/{job}/run", Summary: "Run a plugin's cron job now", Tags: tags,
 		Perm: perm, Response: plugins.Outcome{}, Handler: m.runJob})
+	m.keyRoutes(r)
 }
 
 func (m *Module) view(ctx context.Context, r *row) Plugin {

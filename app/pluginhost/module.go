@@ -106,6 +106,7 @@ func (m *Module) Start(ctx context.Context) error {
 		cfg.CacheDir = filepath.Join(m.st.DataDir(), "plugins-cache")
 	}
 	cfg.TrustedKeys = append(cfg.TrustedKeys, m.opts.TrustedKeys...)
+	cfg.TrustedKeysFunc = m.trustedKeys
 	cfg.KV = kvStore{m}
 	cfg.Publisher = publisher{m}
 	cfg.Cases = caseActions{m}

@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -161,9 +163,10 @@ func TestInstallStateAndKV(t *testing.T) {
 	}
 }
 
-// TestAPIRefusals: the admin API explains why a package is refused before
-// anything is stored.
-func TestAPIRefusals(t *testing.T) {
+// apiHarness starts the module with its routes behind an authenticator
+// that makes "Bearer viewer" a viewer and anyone else an admin.
+func apiHarness(t *testing.T) (*store.Store, func(method, path, who string, body any) (int, string)) {
+	t.Helper()
 	m, st := newModule(t)
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -179,7 +182,7 @@ func TestAPIRefusals(t *testing.T) {
 		return admin, nil
 	}))
 	m.Routes(rt)
-	do := func(method, path, who string, body any) (int, string) {
+	return st, func(method, path, who string, body any) (int, string) {
 		var rd *bytes.Reader
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
@@ -190,6 +193,12 @@ func TestAPIRefusals(t *testing.T) {
 		rt.ServeHTTP(w, req)
 		return w.Code, w.Body.String()
 	}
+}
+
+// TestAPIRefusals: the admin API explains why a package is refused before
+// anything is stored.
+func TestAPIRefusals(t *testing.T) {
+	st, do := apiHarness(t)
 	good := pack(t, manifest("1.0.0"))
 	abi2 := strings.Replace(manifest("1.0.0"), `"abi": 1`, `"abi": 2`, 1)
 	for _, c := range []struct {
@@ -292,5 +301,43 @@ func TestEventMapping(t *testing.T) {
 	case ev := <-got:
 		t.Fatalf("unexpected event %+v", ev)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestTrustedKeys: a package signed by a key the admin trusts (replicated
+// key table) passes the signature check without the unsigned override.
+func TestTrustedKeys(t *testing.T) {
+	_, do := apiHarness(t)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	signed, err := plugins.Pack([]byte(manifest("1.0.0")), fakeWasm, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := InstallInput{Package: signed, Approval: &plugins.Approval{Permissions: []string{"decode", "kv"}}}
+	if status, body := do("POST", "/api/v1/plugins", "admin", install); status != 400 || !strings.Contains(body, "signed by untrusted key "+plugins.KeyID(pub)) {
+		t.Fatalf("untrusted: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/plugin-keys", "admin", KeyInput{Key: "bm90IGEga2V5"}); status != 400 || !strings.Contains(body, "ed25519") {
+		t.Fatalf("bad key: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/plugin-keys", "viewer", KeyInput{Key: base64.StdEncoding.EncodeToString(pub)}); status != 403 {
+		t.Fatalf("viewer adds a key: %d %s", status, body)
+	}
+	status, body := do("POST", "/api/v1/plugin-keys", "admin", KeyInput{Key: base64.StdEncoding.EncodeToString(pub), Comment: "某集成公司"})
+	if status != 201 || !strings.Contains(body, plugins.KeyID(pub)) {
+		t.Fatalf("add key: %d %s", status, body)
+	}
+	// Trusted now: the check moves on to the module (which is a stub here).
+	if status, body := do("POST", "/api/v1/plugins", "admin", install); status != 400 || strings.Contains(body, "signed") {
+		t.Fatalf("trusted: %d %s", status, body)
+	}
+	if status, body := do("GET", "/api/v1/plugin-keys", "admin", nil); status != 200 || !strings.Contains(body, "某集成公司") {
+		t.Fatalf("list keys: %d %s", status, body)
+	}
+	if status, body := do("DELETE", "/api/v1/plugin-keys/"+plugins.KeyID(pub), "admin", nil); status != 204 {
+		t.Fatalf("remove key: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/plugins", "admin", install); status != 400 || !strings.Contains(body, "untrusted") {
+		t.Fatalf("after removing the key: %d %s", status, body)
 	}
 }
