@@ -222,7 +222,7 @@ func (m *Module) install(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || row == nil {
 		return store.Errorf("conflict", "plugin %s was removed meanwhile", ir.Name)
 	}
-	m.reconcile(r.Context(), ir.Name)
+	m.reconcile(context.WithoutCancel(r.Context()), ir.Name)
 	return httpapi.JSON(w, http.StatusCreated, m.view(r.Context(), row))
 }
 
@@ -239,7 +239,7 @@ func (m *Module) setEnabled(w http.ResponseWriter, r *http.Request, on bool) err
 	if err != nil {
 		return err
 	}
-	m.reconcile(r.Context(), row.Name)
+	m.reconcile(context.WithoutCancel(r.Context()), row.Name)
 	return m.get(w, r)
 }
 
@@ -259,7 +259,7 @@ func (m *Module) remove(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httpapi.Apply(r, m.st, CmdRemove, 1, NamePayload{Name: row.Name, Purge: purge}); err != nil {
 		return err
 	}
-	m.reconcile(r.Context(), row.Name)
+	m.reconcile(context.WithoutCancel(r.Context()), row.Name)
 	return httpapi.NoContent(w)
 }
 
