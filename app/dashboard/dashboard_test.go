@@ -278,3 +278,13 @@ func TestIndicatorConfig(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkScreen measures GET /api/v1/dashboard/screen on the demo county
+// (the console refetches it on live events; the contract asks < 50 ms).
+func BenchmarkScreen(b *testing.B) {
+	s := dashtest.Start(b)
+	tok := s.Tokens["operator"]
+	for b.Loop() {
+		s.Must("GET", "/api/v1/dashboard/screen", tok, nil, 200, nil)
+	}
+}
