@@ -275,11 +275,20 @@ func (m *Module) indexIDs(ix *search.Index, ids map[string]bool) error {
 		}
 		docs = append(docs, d.searchDoc())
 	}
-	if len(docs) == 0 {
-		return nil
+	// bleve analyses a whole batch in memory before it builds the segment:
+	// bounded batches keep a bulk import's peak memory flat.
+	for len(docs) > 0 {
+		n := min(len(docs), maxBatch)
+		if err := ix.IndexBatch(docs[:n]); err != nil {
+			return err
+		}
+		docs = docs[n:]
 	}
-	return ix.IndexBatch(docs)
+	return nil
 }
+
+// maxBatch is the number of documents indexed per bleve batch.
+const maxBatch = 20
 
 func (d *Document) searchDoc() *search.Doc {
 	return &search.Doc{ID: d.ID, Title: d.Title, Number: d.Number, Issuer: d.Issuer, Kind: d.Kind, DocType: d.DocType,

@@ -53,9 +53,10 @@ func cleanCode(code string) string {
 			}
 		}
 	}
-	// a code is short; keep the tail when a sentence was captured.
+	// a code is short; keep the tail when a sentence was captured (but
+	// not of a known long code: 国家市场监督管理总局令).
 	rs = []rune(code)
-	if len(rs) > 8 {
+	if len(rs) > 8 && !exactKnownCode(code) {
 		code = string(rs[len(rs)-8:])
 	}
 	return code
