@@ -339,7 +339,46 @@ function middleware(): Connect.NextHandleFunction {
       ]
       return send(res, 200, { items, total: items.length })
     }
+    if (p === '/api/v1/admin/ops') return can('system.admin') ? send(res, 200, opsOverview()) : fail(res, 403, 'forbidden', 'forbidden')
+    if (p === '/api/v1/admin/backups') {
+      if (!can('system.admin')) return fail(res, 403, 'forbidden', 'forbidden')
+      if (m === 'POST') {
+        const now = new Date()
+        const rec = { id: backups.length + 1, node_id: 'mock', file: `yiwang-${now.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}-${eventIndex}.backup`, started_at: now.toISOString(), finished_at: now.toISOString(), ok: true, size: 1_843_200, store_index: eventIndex, trigger: 'manual' }
+        backups.unshift(rec)
+        return send(res, 201, rec)
+      }
+      return send(res, 200, { items: backups.slice(0, 20), total: backups.length })
+    }
     return fail(res, 404, 'not_found', `no route ${m} ${p}`)
+  }
+}
+
+// Operations page (app/ops): GET /api/v1/admin/ops and the backup history.
+const backups: Json[] = [
+  { id: 2, node_id: 'mock', file: 'yiwang-20261205-023000-81234.backup', started_at: '2026-12-04T18:30:00Z', finished_at: '2026-12-04T18:30:02Z', ok: true, size: 1_835_008, store_index: 81234, trigger: 'schedule' },
+  { id: 1, node_id: 'mock', file: '(none)', started_at: '2026-12-03T18:30:00Z', finished_at: '2026-12-03T18:30:00Z', ok: false, error: 'backup directory: mkdir /mnt/usb/yiwang: no such file or directory (is the disk mounted?)', size: 0, store_index: 0, trigger: 'schedule' },
+]
+function opsOverview(): Json {
+  const gib = 1 << 30
+  return {
+    time: new Date().toISOString(),
+    version: 'mock',
+    raft: { node_id: 'mock', state: 'leader', leader: 'mock', applied_index: eventIndex, commit_index: eventIndex, lag: 0, term: 3,
+      nodes: [
+        { id: 'mock', raft_addr: '10.0.0.5:7946', http_addr: 'http://10.0.0.5:8080', suffrage: 'voter', version: 'mock' },
+        { id: 'yw2', raft_addr: '10.0.0.6:7946', http_addr: 'http://10.0.0.6:8080', suffrage: 'voter', version: 'mock' },
+      ] },
+    disk: { path: '/var/lib/yiwang', total_bytes: 100 * gib, free_bytes: 8 * gib, used_bytes: 92 * gib, used_percent: 92 },
+    backup_disk: { path: '/mnt/backup/yiwang', total_bytes: 500 * gib, free_bytes: 420 * gib, used_bytes: 80 * gib, used_percent: 16 },
+    data_dir_bytes: 3 * gib, database_bytes: 2 * gib, raft_bytes: 600 << 20, search_index_bytes: 300 << 20,
+    broker: { running: true, address: ':1883', connections: 24, messages_in_per_s: 12.5, messages_out_per_s: 0.2, readings: 123456, dropped: 0 },
+    live_connections: clients.size,
+    process: { rss_bytes: 180 << 20, heap_bytes: 90 << 20, goroutines: 143, uptime_seconds: 93784, go_version: 'go1.26' },
+    checks: [{ name: 'store', ok: true }, { name: 'mqtt', ok: true }],
+    warnings: [{ kind: 'disk', message: 'the disk of the data directory /var/lib/yiwang is 92.0% full (8.0 GiB free of 100.0 GiB; warning at 90%)', since: '2026-12-05T08:00:00Z' }],
+    backup: { enabled: true, dir: '/mnt/backup/yiwang', at: '02:30', keep: 7, on_this_node: true, running: false, next_due: '2026-12-05T18:30:00Z',
+      last: backups[0], last_ok: backups.find((b) => b.ok), files: backups.filter((b) => b.ok).map((b) => ({ name: b.file, size: b.size, mod_time: b.finished_at })) },
   }
 }
 

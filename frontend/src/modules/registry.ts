@@ -333,6 +333,13 @@ export const groups: GroupDef[] = [
       },
       { name: 'indicators', path: 'indicators', title: 'menu.indicators', permission: ['dashboard.write', 'system.admin'], component: () => import('@/views/dashboard/Indicators.vue') },
       {
+        name: 'operations',
+        path: 'operations',
+        title: 'menu.operations',
+        permission: 'system.admin',
+        component: () => import('@/views/Operations.vue'),
+      },
+      {
         name: 'audit',
         path: 'audit',
         title: 'menu.audit',

@@ -4,7 +4,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { LiveEvent } from '@/api/types'
 
-export type NoticeKind = 'alarm' | 'urge' | 'supervise' | 'assign' | 'case' | 'message'
+export type NoticeKind = 'alarm' | 'urge' | 'supervise' | 'assign' | 'case' | 'message' | 'ops'
 
 export interface Notice {
   id: string
@@ -26,6 +26,8 @@ export const NOTICE_EVENTS: Record<string, { kind: NoticeKind; key: string; soun
   'case.supervised': { kind: 'supervise', key: 'notify.caseSupervised', sound: true },
   'case.assigned': { kind: 'assign', key: 'notify.caseAssigned', sound: true },
   'duty.message': { kind: 'message', key: 'notify.dutyMessage', sound: true },
+  'ops.warning': { kind: 'ops', key: 'notify.opsWarning', sound: true },
+  'ops.warning_cleared': { kind: 'ops', key: 'notify.opsWarningCleared', sound: false },
 }
 
 export const MAX_NOTICES = 200
@@ -35,7 +37,7 @@ export function noticeFromEvent(e: LiveEvent): Notice | null {
   if (!spec) return null
   const d = (e.data ?? {}) as Record<string, any>
   const id = String(d.id ?? d.case_id ?? d.alarm_id ?? e.index ?? Math.random())
-  const link = spec.kind === 'alarm' ? '/iot/alarms' : spec.kind === 'message' ? '/duty/messages' : '/cases'
+  const link = spec.kind === 'alarm' ? '/iot/alarms' : spec.kind === 'message' ? '/duty/messages' : spec.kind === 'ops' ? '/system/operations' : '/cases'
   return {
     id: `${e.type}:${id}:${e.index ?? ''}`,
     kind: spec.kind,
