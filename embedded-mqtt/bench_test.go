@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -121,6 +122,17 @@ func TestBenchHelperBroker(t *testing.T) {
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if path := os.Getenv("YW_MQTT_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("ADDR %s\n", b.TCPAddr())
 	expect, _ := strconv.ParseInt(os.Getenv("YW_EXPECT"), 10, 64)

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,10 +15,27 @@ import (
 )
 
 // yieldEvery > 0 makes a publishing client's goroutine yield after each
-// publish: with many publishers and one fan-in subscriber (console,
-// exporter) the subscriber's write loop otherwise starves and mochi drops
-// its messages when its queue fills.
-var yieldEvery = 1
+// publish. It was the first remedy for a starving fan-in subscriber; flow
+// control (flow.go) replaced it, the knob stays for benchmarks.
+var yieldEvery = 0
+
+// provided is the set of mochi events the hook handles (Provides is asked
+// for every event).
+var provided = func() (t [256]bool) {
+	for _, b := range []byte{
+		mochi.OnConnectAuthenticate,
+		mochi.OnACLCheck,
+		mochi.OnSessionEstablished,
+		mochi.OnDisconnect,
+		mochi.OnPublish,
+		mochi.OnQosPublish,
+		mochi.OnQosComplete,
+		mochi.OnQosDropped,
+	} {
+		t[b] = true
+	}
+	return t
+}()
 
 // hook is the single mochi hook carrying all of yiwang's broker logic:
 // authentication, ACL, telemetry ingest, events and downlink tracking.
@@ -31,12 +47,17 @@ type hook struct {
 	inflight sync.Map // outKey -> device/id of a command awaiting PUBACK
 
 	queueDropped int64
+	flow         flow
 }
 
 type conn struct {
 	p       Principal
 	session bool
 	origID  string
+	// lastPub caches the last topic this client was allowed to publish to:
+	// a device publishes to the same few topics, so the ACL check of a
+	// publish is usually one string comparison.
+	lastPub atomic.Pointer[string]
 }
 
 type outKey struct {
@@ -48,18 +69,7 @@ var _ mochi.Hook = (*hook)(nil)
 
 func (h *hook) ID() string { return "yiwang" }
 
-func (h *hook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mochi.OnConnectAuthenticate,
-		mochi.OnACLCheck,
-		mochi.OnSessionEstablished,
-		mochi.OnDisconnect,
-		mochi.OnPublish,
-		mochi.OnQosPublish,
-		mochi.OnQosComplete,
-		mochi.OnQosDropped,
-	}, []byte{b})
-}
+func (h *hook) Provides(b byte) bool { return provided[b] }
 
 func (h *hook) conn(cl *mochi.Client) *conn {
 	v, ok := h.conns.Load(cl)
@@ -140,7 +150,15 @@ func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	if c == nil {
 		return false
 	}
+	if write {
+		if p := c.lastPub.Load(); p != nil && *p == topic {
+			return true
+		}
+	}
 	if h.allowed(c, topic, write) {
+		if write {
+			c.lastPub.Store(&topic)
+		}
 		return true
 	}
 	verb := "subscribe "
@@ -156,23 +174,26 @@ func (h *hook) allowed(c *conn, topic string, write bool) bool {
 		if write {
 			return false
 		}
-		parts := strings.Split(topic, "/")
-		if len(parts) == 0 || parts[0] != TopicPrefix {
+		// runs for every message delivered to a console subscriber: no
+		// allocation
+		first, rest, _ := strings.Cut(topic, "/")
+		if first != TopicPrefix {
 			return false
 		}
 		if c.p.AllDevices {
 			return true
 		}
-		if len(parts) != 3 || !validID(parts[1]) {
+		device, kind, ok := strings.Cut(rest, "/")
+		if !ok || !validID(device) {
 			return false
 		}
-		switch parts[2] {
+		switch kind {
 		case KindTelemetry, KindEvent, KindAttributes, "+":
 		default:
 			return false
 		}
 		for _, d := range c.p.Devices {
-			if d == parts[1] {
+			if d == device {
 				return true
 			}
 		}
@@ -199,7 +220,13 @@ func owns(c *conn, device string) bool {
 
 func (h *hook) OnSessionEstablished(cl *mochi.Client, pk packets.Packet) {
 	c := h.conn(cl)
-	if c == nil || h.b.opts.OnConnection == nil {
+	if c == nil {
+		return
+	}
+	if c.session {
+		h.flow.add(cl)
+	}
+	if h.b.opts.OnConnection == nil {
 		return
 	}
 	ev := ConnEvent{Device: c.p.Device, User: c.p.User, ClientID: c.origID, Remote: cl.Net.Remote,
@@ -213,6 +240,9 @@ func (h *hook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 		return
 	}
 	c := v.(*conn)
+	if c.session {
+		h.flow.remove(cl)
+	}
 	h.inflight.Range(func(k, _ any) bool {
 		if k.(outKey).cl == cl {
 			h.inflight.Delete(k)
@@ -273,6 +303,9 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 	c := h.conn(cl)
 	if c == nil {
 		return h.refuse(cl, pk, packets.ErrNotAuthorized)
+	}
+	if !c.session {
+		h.flow.wait()
 	}
 	t, _ := parseTopic(pk.TopicName)
 	if len(pk.Payload) > h.b.opts.MaxPayload {

@@ -28,19 +28,34 @@ type topic struct {
 }
 
 // parseTopic parses a concrete (wildcard-free) topic name of the scheme.
+// It runs for every publish (ACL and ingest), so it does not allocate.
 func parseTopic(name string) (topic, bool) {
-	parts := strings.Split(name, "/")
-	if len(parts) < 3 || parts[0] != TopicPrefix || !validID(parts[1]) {
+	rest, ok := strings.CutPrefix(name, TopicPrefix+"/")
+	if !ok {
 		return topic{}, false
 	}
-	t := topic{device: parts[1]}
+	device, rest, ok := strings.Cut(rest, "/")
+	if !ok || !validID(device) {
+		return topic{}, false
+	}
+	t := topic{device: device}
+	switch rest {
+	case KindTelemetry, KindEvent, KindAttributes:
+		t.kind = rest
+		return t, true
+	}
+	id, ok := strings.CutPrefix(rest, KindCommand+"/")
+	if !ok {
+		return topic{}, false
+	}
+	id, tail, sub := strings.Cut(id, "/")
 	switch {
-	case len(parts) == 3 && (parts[2] == KindTelemetry || parts[2] == KindEvent || parts[2] == KindAttributes):
-		t.kind = parts[2]
-	case len(parts) == 4 && parts[2] == KindCommand && validID(parts[3]):
-		t.kind, t.cmdID = KindCommand, parts[3]
-	case len(parts) == 5 && parts[2] == KindCommand && validID(parts[3]) && parts[4] == "reply":
-		t.kind, t.cmdID = KindReply, parts[3]
+	case !validID(id):
+		return topic{}, false
+	case !sub:
+		t.kind, t.cmdID = KindCommand, id
+	case tail == "reply":
+		t.kind, t.cmdID = KindReply, id
 	default:
 		return topic{}, false
 	}
