@@ -135,7 +135,7 @@ func (m *Module) RunBackup(ctx context.Context, trigger string) (BackupRecord, e
 			rec.File = "(none)"
 		}
 		rec.Error = err.Error()
-		m.setWarning("backup", fmt.Sprintf("backup to %s failed: %v", cfg.Dir, err))
+		m.setWarning(Warning{Kind: "backup", Message: fmt.Sprintf("backup to %s failed: %v", cfg.Dir, err), Short: cfg.Dir + ": " + err.Error()})
 	} else {
 		rec.OK, rec.File, rec.Size, rec.SHA256, rec.StoreIndex = true, file, info.Size, info.SHA256, info.Index
 		m.clearWarning("backup")

@@ -24,7 +24,7 @@ func (m *Module) checkDisks() {
 	m.checkDisk("disk", "data directory", m.opts.DataDir)
 	if d := m.opts.Backup.Dir; d != "" {
 		if err := ensureDir(d); err != nil {
-			m.setWarning("backup_disk", err.Error())
+			m.setWarning(Warning{Kind: "backup_disk", Message: err.Error(), Short: err.Error()})
 			return
 		}
 		m.checkDisk("backup_disk", "backup directory", d)
@@ -35,7 +35,7 @@ func (m *Module) checkDisk(kind, what, path string) {
 	du := diskUsage(path)
 	if du.Error != "" {
 		if kind == "backup_disk" {
-			m.setWarning(kind, fmt.Sprintf("%s %s is not usable: %s", what, path, du.Error))
+			m.setWarning(Warning{Kind: kind, Message: fmt.Sprintf("%s %s is not usable: %s", what, path, du.Error), Short: path + ": " + du.Error, Disk: &du})
 		}
 		return
 	}
@@ -52,27 +52,28 @@ func (m *Module) checkDisk(kind, what, path string) {
 		m.clearWarning(kind)
 		return
 	}
-	m.setWarning(kind, problem)
+	m.setWarning(Warning{Kind: kind, Message: problem, Disk: &du,
+		Short: fmt.Sprintf("%s %.1f%% (%s free)", path, du.UsedPercent, HumanBytes(du.FreeBytes))})
 }
 
 // setWarning raises (or keeps) a warning: logged when it starts and hourly
 // while it lasts, published to administrators' consoles when it starts.
-func (m *Module) setWarning(kind, msg string) {
+func (m *Module) setWarning(w Warning) {
 	now := m.opts.Now()
 	m.mu.Lock()
-	w, had := m.warnings[kind]
-	if !had {
-		w = Warning{Kind: kind, Since: now.UTC()}
+	prev, had := m.warnings[w.Kind]
+	w.Since = now.UTC()
+	if had {
+		w.Since = prev.Since
 	}
-	w.Message = msg
-	m.warnings[kind] = w
-	relog := !had || now.Sub(m.lastLog[kind]) >= relogEvery
+	m.warnings[w.Kind] = w
+	relog := !had || now.Sub(m.lastLog[w.Kind]) >= relogEvery
 	if relog {
-		m.lastLog[kind] = now
+		m.lastLog[w.Kind] = now
 	}
 	m.mu.Unlock()
 	if relog {
-		m.opts.Logf("ops: WARNING: %s", msg)
+		m.opts.Logf("ops: WARNING: %s", w.Message)
 	}
 	if !had {
 		m.publish(EventWarning, w)
@@ -87,7 +88,7 @@ func (m *Module) clearWarning(kind string) {
 	m.mu.Unlock()
 	if had {
 		m.opts.Logf("ops: resolved: %s warning (%s)", kind, w.Message)
-		m.publish(EventWarningCleared, Warning{Kind: kind, Message: w.Message, Since: w.Since})
+		m.publish(EventWarningCleared, w)
 	}
 }
 
@@ -99,7 +100,7 @@ func (m *Module) publish(typ string, w Warning) {
 		ID    string `json:"id"`
 		Title string `json:"title"`
 		Warning
-	}{ID: w.Kind + ":" + w.Since.Format(time.RFC3339), Title: w.Message, Warning: w})
+	}{ID: w.Kind + ":" + w.Since.Format(time.RFC3339), Title: w.Short, Warning: w})
 	m.opts.Hub.Publish(live.Message{Type: typ, Data: data}, live.Audience{Perm: httpapi.PermSystemAdmin, Public: true})
 }
 

@@ -66,9 +66,14 @@ type Check struct {
 
 // Warning is a condition an administrator must act on.
 type Warning struct {
-	Kind    string    `json:"kind"` // disk, backup_disk, backup
-	Message string    `json:"message"`
-	Since   time.Time `json:"since"`
+	Kind    string `json:"kind"` // disk, backup_disk, backup
+	Message string `json:"message"`
+	// Short is a language-neutral summary (path and figures) for
+	// notifications, e.g. "/var/lib/yiwang 93.1% (6.9 GiB free)".
+	Short string `json:"short"`
+	// Disk is the disk's state for the disk kinds (the console words it).
+	Disk  *DiskUsage `json:"disk,omitempty"`
+	Since time.Time  `json:"since"`
 }
 
 // Collect reads every figure now.

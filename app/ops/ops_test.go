@@ -382,7 +382,8 @@ func TestDiskWarningLoggedAndPublished(t *testing.T) {
 
 	m.checkDisks()
 	ev := next(t, events)
-	if !strings.Contains(ev, `"type":"ops.warning"`) || !strings.Contains(ev, `"kind":"disk"`) || !strings.Contains(ev, "full") {
+	if !strings.Contains(ev, `"type":"ops.warning"`) || !strings.Contains(ev, `"kind":"disk"`) || !strings.Contains(ev, "full") ||
+		!strings.Contains(ev, `"title":"`+st.DataDir()+" ") || !strings.Contains(ev, `"used_percent":`) {
 		t.Fatalf("warning event %s", ev)
 	}
 	if !logs.contains("ops: WARNING: the disk of the data directory") {

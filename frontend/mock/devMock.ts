@@ -376,7 +376,8 @@ function opsOverview(): Json {
     live_connections: clients.size,
     process: { rss_bytes: 180 << 20, heap_bytes: 90 << 20, goroutines: 143, uptime_seconds: 93784, go_version: 'go1.26' },
     checks: [{ name: 'store', ok: true }, { name: 'mqtt', ok: true }],
-    warnings: [{ kind: 'disk', message: 'the disk of the data directory /var/lib/yiwang is 92.0% full (8.0 GiB free of 100.0 GiB; warning at 90%)', since: '2026-12-05T08:00:00Z' }],
+    warnings: [{ kind: 'disk', message: 'the disk of the data directory /var/lib/yiwang is 92.0% full (8.0 GiB free of 100.0 GiB; warning at 90%)', short: '/var/lib/yiwang 92.0% (8.0 GiB free)',
+      disk: { path: '/var/lib/yiwang', total_bytes: 100 * gib, free_bytes: 8 * gib, used_bytes: 92 * gib, used_percent: 92 }, since: '2026-12-05T08:00:00Z' }],
     backup: { enabled: true, dir: '/mnt/backup/yiwang', at: '02:30', keep: 7, on_this_node: true, running: false, next_due: '2026-12-05T18:30:00Z',
       last: backups[0], last_ok: backups.find((b) => b.ok), files: backups.filter((b) => b.ok).map((b) => ({ name: b.file, size: b.size, mod_time: b.finished_at })) },
   }

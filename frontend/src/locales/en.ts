@@ -524,7 +524,8 @@ const en: Shape<typeof zh> = {
       shutdown: 'stopped',
     },
     halted: 'This node stopped applying data (a command it does not know): upgrade it',
-    since: 'since',
+    since: ' (since {time})',
+    diskWarn: 'the disk of {path} is {used}% full, {free} free of {total}: free space or grow the disk',
     warningKinds: {
       disk: 'Data disk running out of space',
       backup_disk: 'Backup disk unusable or running out of space',

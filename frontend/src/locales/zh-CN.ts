@@ -521,7 +521,8 @@ export default {
       shutdown: '已停止',
     },
     halted: '本节点已停止应用数据（遇到不认识的命令）：请升级本节点',
-    since: '开始于',
+    since: '（开始于 {time}）',
+    diskWarn: '{path} 所在磁盘已用 {used}%，剩余 {free}（共 {total}），请及时清理或扩容',
     warningKinds: {
       disk: '数据磁盘空间不足',
       backup_disk: '备份磁盘不可用或空间不足',
