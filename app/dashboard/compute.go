@@ -108,16 +108,44 @@ func (m *Module) indicatorValues(ctx context.Context, now time.Time) ([]Indicato
 		}
 		iv := IndicatorValue{Indicator: *in, Value: v, At: at, Status: StatusOf(v, in.Threshold), Trend: []float64{}}
 		if !strings.Contains(in.Metric, ".") {
-			tr, err := m.opts.IoT.MetricTrend(ctx, in.metricQuery(), trendHours, now)
+			tr, err := m.trend(ctx, in, now)
 			if err != nil {
 				return nil, err
-			}
-			for i := range tr {
-				tr[i] = round(tr[i])
 			}
 			iv.Trend = tr
 		}
 		out = append(out, iv)
 	}
 	return out, nil
+}
+
+// trendTTL is how long an indicator's hourly trend is reused: the trend
+// query walks every series of the metric, the values it shows change by
+// the hour, and the screen is fetched on every live event.
+const trendTTL = time.Minute
+
+type trendEntry struct {
+	at      time.Time // when computed
+	version time.Time // the indicator's updated_at then
+	points  []float64
+}
+
+func (m *Module) trend(ctx context.Context, in *Indicator, now time.Time) ([]float64, error) {
+	m.mu.Lock()
+	e, ok := m.trends[in.Key]
+	m.mu.Unlock()
+	if ok && e.version.Equal(in.UpdatedAt) && now.Sub(e.at) < trendTTL && now.Sub(e.at) >= 0 {
+		return e.points, nil
+	}
+	tr, err := m.opts.IoT.MetricTrend(ctx, in.metricQuery(), trendHours, now)
+	if err != nil {
+		return nil, err
+	}
+	for i := range tr {
+		tr[i] = round(tr[i])
+	}
+	m.mu.Lock()
+	m.trends[in.Key] = trendEntry{at: now, version: in.UpdatedAt, points: tr}
+	m.mu.Unlock()
+	return tr, nil
 }

@@ -40,6 +40,7 @@ type Module struct {
 	mu      sync.Mutex
 	dirty   map[string]bool // indicator keys to recompute; "*" for all
 	last    map[string]string
+	trends  map[string]trendEntry
 	wake    chan struct{}
 	cancel  func()
 	stopped chan struct{}
@@ -60,7 +61,7 @@ func New(opts Options) *Module {
 	if opts.MinPush <= 0 {
 		opts.MinPush = 200 * time.Millisecond
 	}
-	m := &Module{opts: opts, dirty: map[string]bool{}, last: map[string]string{}, wake: make(chan struct{}, 1)}
+	m := &Module{opts: opts, dirty: map[string]bool{}, last: map[string]string{}, trends: map[string]trendEntry{}, wake: make(chan struct{}, 1)}
 	if opts.Hub != nil {
 		opts.Hub.Classify("dashboard.", func(ev store.Event) (live.Message, live.Audience, bool) {
 			return live.Message{Data: ev.Result}, live.Audience{Perm: httpapi.PermDashboard, Public: true}, true

@@ -101,9 +101,12 @@ func (m *Module) MetricTrend(ctx context.Context, q MetricQuery, hours int, now 
 	cond, args := q.where()
 	from := (now.Add(-time.Duration(hours-1)*time.Hour).UnixMilli() / 3_600_000) * 3_600_000
 	args = append(args, from)
-	rows, err := m.st.DB().QueryContext(ctx, `SELECT r.bucket, `+expr+` FROM iot_latest l JOIN iot_device d ON d.id = l.device
-		JOIN iot_rollup r ON r.device = l.device AND r.metric = l.metric AND r.res = 3600
-		WHERE `+cond+` AND r.bucket >= ? GROUP BY r.bucket ORDER BY r.bucket`, args...)
+	// CROSS JOIN keeps this loop order (SQLite does not reorder it): the
+	// series of the metric from iot_latest, then each series' few hourly
+	// buckets by primary key; otherwise the planner may scan every rollup.
+	rows, err := m.st.DB().QueryContext(ctx, `SELECT r.bucket, `+expr+` FROM iot_latest l CROSS JOIN iot_device d
+		CROSS JOIN iot_rollup r WHERE d.id = l.device AND r.device = l.device AND r.metric = l.metric AND r.res = 3600
+		AND `+cond+` AND r.bucket >= ? GROUP BY r.bucket ORDER BY r.bucket`, args...)
 	if err != nil {
 		return nil, err
 	}
