@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/yiwang/yiwang/app/ops"
 	"github.com/yiwang/yiwang/app/org"
+	"github.com/yiwang/yiwang/plugins"
 )
 
 // offlineData creates a data dir with an administrator (through the CLI).
@@ -243,5 +245,19 @@ func TestOpsConfig(t *testing.T) {
 		if code, _, errs := runCLI(t, "", append(bad, "YIWANG_DATA="+dir), "serve"); code == 0 || errs == "" {
 			t.Errorf("%v accepted: %d %s", bad, code, errs)
 		}
+	}
+}
+
+func TestPluginHealth(t *testing.T) {
+	got := pluginHealth([]plugins.Info{
+		{Name: "decoder", Enabled: true},
+		{Name: "flaky", Enabled: true, Metrics: plugins.Metrics{ConsecutiveFailures: 2}},
+		{Name: "broken", DisabledReason: "5 consecutive failures (trap: out of fuel)"},
+		{Name: "parked", DisabledReason: "disabled by admin"},
+	})
+	want := map[string]string{"plugin.decoder": "", "plugin.flaky": "2 consecutive failures",
+		"plugin.broken": "disabled: 5 consecutive failures (trap: out of fuel)", "plugin.parked": ""}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v\nwant %v", got, want)
 	}
 }

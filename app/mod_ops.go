@@ -6,6 +6,7 @@ import (
 
 	"github.com/yiwang/yiwang/app/httpapi"
 	"github.com/yiwang/yiwang/app/ops"
+	"github.com/yiwang/yiwang/plugins"
 )
 
 // The operations module: /metrics, the console's operations page, disk
@@ -74,14 +75,43 @@ type HealthReporter interface {
 	HealthChecks() map[string]string
 }
 
+// pluginHost is what the plugins module exposes (app/pluginhost).
+type pluginHost interface{ Host() *plugins.Host }
+
 func (a *App) healthChecks() map[string]string {
 	out := map[string]string{}
 	for _, m := range a.modules {
+		// Plugins: one entry per installed plugin.
+		if ph, ok := m.(pluginHost); ok {
+			if h := ph.Host(); h != nil {
+				for name, problem := range pluginHealth(h.List()) {
+					out[name] = problem
+				}
+			}
+		}
 		if h, ok := m.(HealthReporter); ok {
 			for k, v := range h.HealthChecks() {
 				out[m.Name()+"."+k] = v
 			}
 		}
+	}
+	return out
+}
+
+// pluginHealth maps installed plugins to health entries: auto-disabled
+// (after repeated failures) or failing now is a problem; disabled by an
+// administrator is a choice, not a fault.
+func pluginHealth(list []plugins.Info) map[string]string {
+	out := make(map[string]string, len(list))
+	for _, p := range list {
+		var problem string
+		switch {
+		case !p.Enabled && p.DisabledReason != "" && p.DisabledReason != "disabled by admin":
+			problem = "disabled: " + p.DisabledReason
+		case p.Enabled && p.Metrics.ConsecutiveFailures > 0:
+			problem = fmt.Sprintf("%d consecutive failures", p.Metrics.ConsecutiveFailures)
+		}
+		out["plugin."+p.Name] = problem
 	}
 	return out
 }
