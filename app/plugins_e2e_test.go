@@ -445,6 +445,25 @@ func TestPluginDecoderE2E(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "already installed") {
 		t.Fatalf("reinstall same version: %d %q", code, errOut)
 	}
+	// Upgrade to 1.0.1 (signed by the same trusted key): replaces 1.0.0
+	// on the node, keeps the log, goes on decoding.
+	upDir := filepath.Dir(packPlugin(t, n, strings.Replace(string(manifest), `"1.0.0"`, `"1.0.1"`, 1), wasm))
+	if code, out, errOut := runCLI(t, "", nil, "plugin", "pack", upDir, "--key", key); code != 0 {
+		t.Fatalf("pack 1.0.1: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = n.cli("", "plugin", "install", filepath.Join(upDir, "lora-water-1.0.1.ywp"), "--yes")
+	if code != 0 || !strings.Contains(out, "upgrade     from 1.0.0") {
+		t.Fatalf("upgrade: %d %s %s", code, out, errOut)
+	}
+	if p := n.plugin("lora-water"); p.Version != "1.0.1" || !p.Loaded || !p.Enabled {
+		t.Fatalf("after upgrade: %+v", p)
+	}
+	if logs := strings.Join(n.logs("lora-water"), "\n"); !strings.Contains(logs, "upgraded from 1.0.0 to 1.0.1") || !strings.Contains(logs, "loaded lora-water 1.0.0") {
+		t.Fatalf("log after upgrade: %s", logs)
+	}
+	pahoPublish(t, c, topic, loraFrame(11, 2650, 3600, 100, 0))
+	waitPlugin(t, "level 2.65 after the upgrade", 15*time.Second, func() bool { return containsValue(n.series(dev.ID, "level_m"), 2.65) })
+
 	// Remove: frames are no longer decoded (malformed as JSON).
 	if code, out, errOut := n.cli("", "plugin", "remove", "lora-water"); code != 0 {
 		t.Fatalf("remove: %d %s %s", code, out, errOut)
