@@ -21,7 +21,7 @@ import (
 func init() {
 	registerCommand("plugin", `  yiwang plugin install FILE.ywp [--yes] [--hosts H1,H2] [--allow-unsigned] [--set KEY=VALUE]...
                                            install or upgrade a plugin (shows its permissions for approval)
-  yiwang plugin list|enable NAME|disable NAME|remove NAME [--purge]|logs NAME [-n N]
+  yiwang plugin list|enable NAME|disable NAME|remove NAME [--purge]|logs NAME [-n N]|run NAME JOB
                                            manage installed plugins on the running server
   yiwang plugin pack DIR [--key FILE]      pack DIR/plugin.json + plugin.wasm into NAME-VERSION.ywp
   yiwang plugin keygen FILE                write an ed25519 signing key (FILE) and its public key (FILE.pub)
@@ -106,7 +106,7 @@ func (c *cli) plugin(args []string) error {
 		}
 		fmt.Fprintf(c.stdout, "key %s: private %s, public %s\n", plugins.KeyID(pub), pos[0], pos[0]+".pub")
 		return nil
-	case "install", "list", "enable", "disable", "remove", "logs", "trust", "keys", "untrust":
+	case "install", "list", "enable", "disable", "remove", "logs", "trust", "keys", "untrust", "run":
 	default:
 		return usageError("plugin: unknown subcommand " + sub)
 	}
@@ -135,8 +135,11 @@ func (c *cli) plugin(args []string) error {
 		return err
 	}
 	want := 1
-	if sub == "list" || sub == "keys" {
+	switch sub {
+	case "list", "keys":
 		want = 0
+	case "run":
+		want = 2
 	}
 	if len(pos) != want {
 		return usageError(fmt.Sprintf("plugin %s: want %d argument(s)", sub, want))
@@ -146,7 +149,7 @@ func (c *cli) plugin(args []string) error {
 		return err
 	}
 	name := ""
-	if want == 1 {
+	if want > 0 {
 		name = url.PathEscape(pos[0])
 	}
 	switch sub {
@@ -173,6 +176,21 @@ func (c *cli) plugin(args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "plugin %s removed\n", pos[0])
+		return nil
+	case "run":
+		var o plugins.Outcome
+		if err := call("POST", "/api/v1/plugins/"+name+"/jobs/"+url.PathEscape(pos[1])+"/run", nil, &o); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "job %s of %s ran", pos[1], pos[0])
+		for i, a := range o.Actions {
+			res := ""
+			if i < len(o.Results) && o.Results[i] != "" {
+				res = " → " + o.Results[i]
+			}
+			fmt.Fprintf(c.stdout, "; action %s%s", a.Type, res)
+		}
+		fmt.Fprintln(c.stdout)
 		return nil
 	case "trust":
 		b, err := os.ReadFile(pos[0])

@@ -690,8 +690,9 @@ func TestPluginCluster(t *testing.T) {
 	}
 
 	// A job run by hand on the follower writes through the leader.
-	var o plugins.Outcome
-	n2.must("POST", "/api/v1/plugins/daily-export/jobs/daily/run", nil, &o)
+	if code, out, errOut := n2.cli("", "plugin", "run", "daily-export", "daily"); code != 0 || !strings.Contains(out, "job daily of daily-export ran") {
+		t.Fatalf("plugin run: %d %s %s", code, out, errOut)
+	}
 	waitPlugin(t, "the job's run counter on the leader", 10*time.Second, func() bool { return n1.kv("daily-export", "runs") == "1" })
 
 	// Disable on the leader reaches the follower's host.
