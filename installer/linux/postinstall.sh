@@ -63,5 +63,7 @@ cat <<MSG
 
   Service 服务:  systemctl status yiwang    Logs 日志: journalctl -u yiwang
   Guide 指南:    /usr/share/doc/yiwang/install.md
+  Backups 备份:  set backup_dir in $CONF 在配置中设置 backup_dir（定时备份并校验）
+                 /usr/share/doc/yiwang/operations.md
 
 MSG
