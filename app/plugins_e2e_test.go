@@ -653,6 +653,8 @@ func TestPluginCluster(t *testing.T) {
 
 	dm, _ := os.ReadFile("../plugins/examples/decoder/plugin.json")
 	em, _ := os.ReadFile("../plugins/examples/export/plugin.json")
+	// A second cron entry firing every second: jobs run on the leader only.
+	em = []byte(strings.Replace(string(em), `"cron": [`, `"cron": [{"name": "tick", "schedule": "@every 1s"}, `, 1))
 	for _, p := range []struct {
 		man  []byte
 		wasm []byte
@@ -689,11 +691,23 @@ func TestPluginCluster(t *testing.T) {
 		t.Fatalf("count on the leader = %q, want 2 (hooks once per cluster)", v)
 	}
 
+	// Cron: the leader runs the every-second job, the follower never does.
+	exports := func(n *pluginNode) int { return strings.Count(strings.Join(n.logs("daily-export"), "\n"), "info export ") }
+	waitPlugin(t, "cron runs on the leader", 20*time.Second, func() bool { return exports(n1) >= 3 })
+	if e := exports(n2); e != 0 {
+		t.Fatalf("the follower ran the cron job %d times", e)
+	}
+	if runs := n2.kv("daily-export", "runs"); runs == "" || runs == "0" {
+		t.Fatalf("runs replicated to the follower = %q", runs)
+	}
+
 	// A job run by hand on the follower writes through the leader.
 	if code, out, errOut := n2.cli("", "plugin", "run", "daily-export", "daily"); code != 0 || !strings.Contains(out, "job daily of daily-export ran") {
 		t.Fatalf("plugin run: %d %s %s", code, out, errOut)
 	}
-	waitPlugin(t, "the job's run counter on the leader", 10*time.Second, func() bool { return n1.kv("daily-export", "runs") == "1" })
+	if e := exports(n2); e != 1 {
+		t.Fatalf("follower's log after the manual run: %d exports", e)
+	}
 
 	// Disable on the leader reaches the follower's host.
 	n1.must("POST", "/api/v1/plugins/lora-water/disable", nil, nil)
