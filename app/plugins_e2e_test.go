@@ -692,7 +692,9 @@ func TestPluginCluster(t *testing.T) {
 	}
 
 	// Cron: the leader runs the every-second job, the follower never does.
-	exports := func(n *pluginNode) int { return strings.Count(strings.Join(n.logs("daily-export"), "\n"), "info export ") }
+	exports := func(n *pluginNode) int {
+		return strings.Count(strings.Join(n.logs("daily-export"), "\n"), "info export ")
+	}
 	waitPlugin(t, "cron runs on the leader", 20*time.Second, func() bool { return exports(n1) >= 3 })
 	if e := exports(n2); e != 0 {
 		t.Fatalf("the follower ran the cron job %d times", e)
