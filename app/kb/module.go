@@ -73,8 +73,10 @@ func (m *Module) Name() string { return "kb" }
 func (m *Module) Register(st *store.Store) {
 	m.st = st
 	st.AddMigrations("kb", migrations...)
-	st.Register(CmdCreate, 1, m.applyCreate)
-	st.Register(CmdUpdate, 1, m.applyUpdate)
+	// The text lives in kb_document; the command log keeps the payload's
+	// hash (audit chain) but not a second copy of every document.
+	st.Register(CmdCreate, 1, m.applyCreate, store.NoLogPayload())
+	st.Register(CmdUpdate, 1, m.applyUpdate, store.NoLogPayload())
 	st.Register(CmdDelete, 1, m.applyDelete)
 	st.Register(CmdLink, 1, m.applyLink)
 	st.Register(CmdUnlink, 1, m.applyUnlink)
