@@ -404,6 +404,12 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// A snapshot from a node on a newer version is refused before it
+	// replaces anything here.
+	if err := checkSchemaFile(context.Background(), tmp.Name(), s.migrations); err != nil {
+		f.halt(fmt.Sprintf("refusing snapshot: %v", err))
+		return err
+	}
 	if err := s.restoreFromFile(context.Background(), tmp.Name()); err != nil {
 		return err
 	}

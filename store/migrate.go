@@ -39,6 +39,10 @@ type DowngradeError struct {
 }
 
 func (e *DowngradeError) Error() string {
+	if e.KnownVersions == 0 {
+		return fmt.Sprintf("database holds module %q (schema version %d) that this yiwang does not know: the data was written by a newer yiwang; downgrade is not supported (install the newer version again or restore a backup taken with this version)",
+			e.Module, e.HaveVersion)
+	}
 	return fmt.Sprintf("database schema of module %q is at version %d but this yiwang knows only %d: the data was written by a newer yiwang; downgrade is not supported (install the newer version again or restore a backup taken with this version)",
 		e.Module, e.HaveVersion, e.KnownVersions)
 }
@@ -46,6 +50,9 @@ func (e *DowngradeError) Error() string {
 // migrate brings every module's schema up to date. It runs before raft starts
 // and after a snapshot restore, identically on every node.
 func migrate(ctx context.Context, db *sql.DB, mods []moduleMigrations) error {
+	if err := checkSchema(ctx, db, mods); err != nil {
+		return err
+	}
 	for _, m := range mods {
 		var have int
 		err := db.QueryRowContext(ctx, `SELECT version FROM _migrations WHERE module=?`, m.module).Scan(&have)
@@ -75,4 +82,52 @@ func migrate(ctx context.Context, db *sql.DB, mods []moduleMigrations) error {
 		}
 	}
 	return nil
+}
+
+// checkSchema refuses a database written by a newer yiwang before anything
+// is changed: a module whose schema is ahead of this binary's steps, or a
+// module this binary does not have at all.
+func checkSchema(ctx context.Context, db *sql.DB, mods []moduleMigrations) error {
+	known := map[string]int{}
+	for _, m := range mods {
+		known[m.module] = len(m.steps)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT module, version FROM _migrations ORDER BY module`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var mod string
+		var have int
+		if err := rows.Scan(&mod, &have); err != nil {
+			return err
+		}
+		steps, ok := known[mod]
+		if !ok && have > 0 {
+			return &DowngradeError{Module: mod, HaveVersion: have}
+		}
+		if have > steps {
+			return &DowngradeError{Module: mod, HaveVersion: have, KnownVersions: steps}
+		}
+	}
+	return rows.Err()
+}
+
+// checkSchemaFile runs checkSchema on a database file (a snapshot about to
+// be installed) without touching the live database.
+func checkSchemaFile(ctx context.Context, path string, mods []moduleMigrations) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name='_migrations'`).Scan(&n); err != nil {
+		return fmt.Errorf("snapshot is not a yiwang database: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	return checkSchema(ctx, db, mods)
 }

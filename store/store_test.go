@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -275,4 +276,11 @@ func TestMigrationsAndDowngrade(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "yiwang.db")); err != nil {
 		t.Fatal(err)
 	}
+	// An older binary without the module at all is refused too.
+	s, _ = store.New(store.Config{DataDir: dir})
+	err = s.Start(context.Background())
+	if !errors.As(err, &de) || de.Module != "m" || de.KnownVersions != 0 || !strings.Contains(err.Error(), "does not know") {
+		t.Fatalf("want refusal of an unknown module, got %v", err)
+	}
+	s.Close()
 }
