@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -160,8 +161,22 @@ func TestBenchHelperBroker(t *testing.T) {
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Printf("MEM heap_inuse=%.1fMiB stack_inuse=%.1fMiB goroutines=%d sys=%.1fMiB\n",
-				float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(ms.Sys)/(1<<20))
+			ss := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+			metrics.Read(ss)
+			fmt.Printf("MEM heap_inuse=%.1fMiB stack_inuse=%.1fMiB goroutines=%d stack_start=%dB sys=%.1fMiB\n",
+				float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), runtime.NumGoroutine(), ss[0].Value.Uint64(), float64(ms.Sys)/(1<<20))
+			if p := os.Getenv("YW_MQTT_HEAPPROFILE"); p != "" {
+				if f, err := os.Create(p); err == nil {
+					_ = pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+			if p := os.Getenv("YW_MQTT_GOROUTINES"); p != "" {
+				if f, err := os.Create(p); err == nil {
+					_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+					f.Close()
+				}
+			}
 		}
 	}()
 	sig := make(chan os.Signal, 1)

@@ -217,13 +217,17 @@ func (b *Broker) Send(device, id string, payload []byte) error {
 	}
 	b.pending[key] = &pendingCmd{device: device, id: id, deadline: time.Now().Add(b.opts.CommandTimeout)}
 	b.pendMu.Unlock()
+	// "sent" is reported before publishing: with the inline client the
+	// device's PUBACK (and even its reply) can arrive before Publish
+	// returns, and OnCommand must see the states in order.
+	b.commandStatus(CommandStatus{Device: device, ID: id, State: CommandSent, At: time.Now()})
 	if err := b.srv.Publish(topic, payload, false, 1); err != nil {
 		b.pendMu.Lock()
 		delete(b.pending, key)
 		b.pendMu.Unlock()
+		b.commandStatus(CommandStatus{Device: device, ID: id, State: CommandTimeout, At: time.Now()})
 		return err
 	}
-	b.commandStatus(CommandStatus{Device: device, ID: id, State: CommandSent, At: time.Now()})
 	return nil
 }
 

@@ -21,15 +21,15 @@ import (
 // the same backpressure: before a device's publish is routed, if a
 // watched subscriber's queue is more than half full, the publisher's
 // goroutine sleeps until it drains to a quarter (TCP pushes back on that
-// device meanwhile). A subscriber that does not drain that quarter within
-// flowMaxWait (slower than ~2,500 messages/s with the default queue: a
-// dead browser tab, a slow WAN link) is ignored for flowStallFor, so it
-// costs ingest at most flowMaxWait every flowStallFor (5 %); mochi then
-// drops its messages as before.
+// device meanwhile). A subscriber that stops reading (a dead browser tab)
+// or does not drain that quarter within flowMaxWait (a slow WAN link) is
+// ignored for flowStallFor, so it costs ingest at most flowMaxWait every
+// flowStallFor (5 %); mochi then drops its messages as before.
 const (
-	flowPoll     = 100 * time.Microsecond
-	flowMaxWait  = 100 * time.Millisecond
-	flowStallFor = 2 * time.Second
+	flowPoll       = 100 * time.Microsecond
+	flowNoProgress = 200 * time.Millisecond
+	flowMaxWait    = 500 * time.Millisecond
+	flowStallFor   = 10 * time.Second
 )
 
 // watched is one fan-in subscriber (session principal: console, service
@@ -40,11 +40,10 @@ type watched struct {
 	hi, lo       int
 	stalledUntil atomic.Int64
 	stalls       atomic.Int64
-	// tickets counts admitted publishes, limit is the last ticket that may
-	// pass without a resync; gate is non-nil during a resync and closed
-	// when it ends.
-	tickets, limit atomic.Int64
-	gate           atomic.Pointer[chan struct{}]
+	// inflight counts admitted publishes not yet routed; gate is non-nil
+	// during a congestion episode and closed when it ends.
+	inflight atomic.Int64
+	gate     atomic.Pointer[chan struct{}]
 }
 
 type flow struct {
@@ -69,7 +68,7 @@ func (f *flow) add(cl *mochi.Client) {
 	if qlen == nil || c < 4 {
 		return
 	}
-	w := &watched{cl: cl, qlen: qlen, hi: c / 2, lo: c / 4}
+	w := &watched{cl: cl, qlen: qlen, hi: c * 3 / 4, lo: c / 8}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var next []*watched
@@ -100,80 +99,83 @@ func (f *flow) remove(cl *mochi.Client) {
 	f.list.Store(&next)
 }
 
-// wait paces the calling publisher by every watched subscriber; it
-// reports whether it had to wait.
-func (f *flow) wait() bool {
+// admit paces a device's publish by every watched subscriber, after the
+// hook accepted it and before mochi routes it, and records the admission
+// on the publishing connection until release (OnPublished, the client's
+// next publish, or its disconnect: mochi handles one client's packets in
+// order, so a connection has at most one admitted publish in flight).
+func (f *flow) admit(c *conn) {
 	ws := f.list.Load()
 	if ws == nil {
-		return false
+		return
 	}
-	waited := false
 	for _, w := range *ws {
-		if w.waitOne() {
-			waited = true
-		}
+		w.admit()
 	}
-	return waited
+	c.admitted.Store(ws)
 }
 
-// waitOne admits a publish towards w. Publishers take numbered tickets;
-// tickets up to limit pass with two atomic operations. The publisher that
-// draws the first ticket past the limit leads a resync, the others sleep
-// on the gate it holds: the leader reads the queue length and, if the
-// queue is at the high-water mark, polls until it drains to the low-water
-// mark (hysteresis, so publishers pause together and the subscriber's
-// writer catches up in one go), then grants tickets for the room left
-// below the high-water mark. Granting a fixed number of tickets, rather
-// than letting every woken publisher look at the queue, is what keeps
-// 1,000 publishers woken at once from overflowing the queue. An episode
-// is bounded by flowMaxWait: a subscriber that cannot drain a quarter of
-// its queue in that time is too slow to pace the devices and is ignored
-// for flowStallFor.
-func (w *watched) waitOne() bool {
-	waited := false
+// release ends c's admitted publish, if any.
+func (f *flow) release(c *conn) {
+	if ws := c.admitted.Swap(nil); ws != nil {
+		for _, w := range *ws {
+			w.inflight.Add(-1)
+		}
+	}
+}
+
+// admit lets a publish through when the subscriber's queue plus the
+// publishes admitted but not yet routed stay under the high-water mark;
+// counting the ones in flight is what keeps 1,000 publishers woken at once
+// from overflowing the queue. Otherwise the subscriber is congested: the
+// first publisher to see it leads, polling until the queue drains to the
+// low-water mark (hysteresis, so the publishers pause together and the
+// subscriber's writer catches up in one go), the others sleep on the gate
+// it holds.
+func (w *watched) admit() {
 	for {
 		if g := w.gate.Load(); g != nil {
 			<-*g
-			waited = true
 			continue
 		}
-		if w.tickets.Add(1) <= w.limit.Load() {
-			return waited
+		n := w.inflight.Add(1)
+		if int(n)+w.qlen() <= w.hi || time.Now().UnixNano() < w.stalledUntil.Load() {
+			return
 		}
+		w.inflight.Add(-1)
 		g := make(chan struct{})
 		if !w.gate.CompareAndSwap(nil, &g) {
 			continue
 		}
-		if w.drain() {
-			waited = true
-		}
-		room := int64(w.hi - w.qlen())
-		if time.Now().UnixNano() < w.stalledUntil.Load() {
-			room = int64(w.hi) // ignored: resync now and then only
-		}
-		room = max(room, 16)
-		w.limit.Store(w.tickets.Load() + room)
+		w.drain()
 		w.gate.Store(nil)
 		close(g)
-		return waited
 	}
 }
 
-// drain waits, as the leader of a resync, until a congested queue is down
-// to the low-water mark; it reports whether the queue was congested.
-func (w *watched) drain() bool {
+// drain waits, as the leader of a congestion episode, until the queue is
+// down to the low-water mark. The subscriber is marked stalled when its
+// queue does not shrink at all for flowNoProgress (it stopped reading) or
+// the episode lasts longer than flowMaxWait (it reads too slowly to pace
+// the devices).
+func (w *watched) drain() {
 	now := time.Now()
-	if w.qlen() < w.hi || now.UnixNano() < w.stalledUntil.Load() {
-		return false
-	}
 	deadline := now.Add(flowMaxWait)
-	for w.qlen() >= w.lo && !w.cl.Closed() {
-		if time.Now().After(deadline) {
-			w.stalledUntil.Store(time.Now().Add(flowStallFor).UnixNano())
+	lastQ, progressAt := w.qlen(), now
+	for !w.cl.Closed() {
+		q := w.qlen()
+		if q < w.lo {
+			return
+		}
+		now = time.Now()
+		if q < lastQ {
+			lastQ, progressAt = q, now
+		}
+		if now.After(deadline) || now.Sub(progressAt) > flowNoProgress {
+			w.stalledUntil.Store(now.Add(flowStallFor).UnixNano())
 			w.stalls.Add(1)
-			break
+			return
 		}
 		time.Sleep(flowPoll)
 	}
-	return true
 }

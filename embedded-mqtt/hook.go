@@ -28,6 +28,7 @@ var provided = func() (t [256]bool) {
 		mochi.OnSessionEstablished,
 		mochi.OnDisconnect,
 		mochi.OnPublish,
+		mochi.OnPublished,
 		mochi.OnQosPublish,
 		mochi.OnQosComplete,
 		mochi.OnQosDropped,
@@ -58,6 +59,9 @@ type conn struct {
 	// a device publishes to the same few topics, so the ACL check of a
 	// publish is usually one string comparison.
 	lastPub atomic.Pointer[string]
+	// admitted: the watched subscribers this client's publish in flight
+	// was admitted to (flow.go).
+	admitted atomic.Pointer[[]*watched]
 }
 
 type outKey struct {
@@ -243,6 +247,7 @@ func (h *hook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 	if c.session {
 		h.flow.remove(cl)
 	}
+	h.flow.release(c)
 	h.inflight.Range(func(k, _ any) bool {
 		if k.(outKey).cl == cl {
 			h.inflight.Delete(k)
@@ -304,9 +309,25 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 	if c == nil {
 		return h.refuse(cl, pk, packets.ErrNotAuthorized)
 	}
-	if !c.session {
-		h.flow.wait()
+	h.flow.release(c)
+	out, err := h.onPublish(cl, c, pk)
+	if err == nil && !c.session {
+		h.flow.admit(c) // mochi routes it next (see flow.go)
 	}
+	return out, err
+}
+
+// OnPublished: the publish was routed to its subscribers.
+func (h *hook) OnPublished(cl *mochi.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	if c := h.conn(cl); c != nil {
+		h.flow.release(c)
+	}
+}
+
+func (h *hook) onPublish(cl *mochi.Client, c *conn, pk packets.Packet) (packets.Packet, error) {
 	t, _ := parseTopic(pk.TopicName)
 	if len(pk.Payload) > h.b.opts.MaxPayload {
 		h.b.oversize.Add(1)
