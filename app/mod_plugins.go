@@ -11,7 +11,7 @@ import (
 // tests share one across servers so a module is compiled once).
 func init() {
 	registerModule("plugins", func(a *App) httpapi.Module {
-		m, err := pluginhost.New(pluginhost.Options{IoT: a.IoT(), CacheDir: envValue(nil, "YIWANG_PLUGIN_CACHE"), Logf: a.logf})
+		m, err := pluginhost.New(pluginhost.Options{IoT: a.IoT(), Cases: a.Cases(), CacheDir: envValue(nil, "YIWANG_PLUGIN_CACHE"), Logf: a.logf})
 		if err != nil {
 			panic("app: plugins module: " + err.Error()) // only when wired after the iot module registered: a programming error
 		}

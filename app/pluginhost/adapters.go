@@ -118,26 +118,19 @@ func (c caseActions) OpenCase(ctx context.Context, plugin string, a abi.OpenCase
 	if in.Description == "" {
 		in.Description = "由插件 " + plugin + " 上报"
 	}
-	if err := in.Validate(); err != nil {
-		return "", err
+	if c.m.opts.Cases == nil {
+		return "", errors.New("the cases module is not available")
 	}
-	payload := struct {
-		cases.CaseInput
-		ActorRole string `json:"actor_role,omitempty"`
-	}{in, "plugin"}
+	actor := "plugin:" + plugin
 	idem := ""
 	if a.SourceRef != "" {
-		idem = "case:" + a.SourceRef
+		idem = actor + ":case:" + a.SourceRef
 	}
-	res, err := c.m.applyAs(ctx, plugin, idem, cases.CmdCreate, payload)
+	cs, err := c.m.opts.Cases.OpenAs(ctx, actor, "plugin", idem, in)
 	if err != nil {
 		return "", err
 	}
-	var out cases.ChangeResult
-	if err := res.Decode(&out); err != nil || out.Case == nil {
-		return "", fmt.Errorf("case created but result unreadable: %v", err)
-	}
-	return strconv.FormatInt(out.Case.ID, 10), nil
+	return strconv.FormatInt(cs.ID, 10), nil
 }
 
 func (c caseActions) Annotate(ctx context.Context, plugin string, a abi.AnnotateAction) error {
@@ -152,9 +145,10 @@ func (c caseActions) Annotate(ctx context.Context, plugin string, a abi.Annotate
 	if text == "" {
 		return errors.New("empty annotation")
 	}
-	payload := map[string]any{"case_id": id, "action": "note", "note": truncate("【插件 "+plugin+"】"+text, 2000), "actor_role": "plugin"}
-	_, err = c.m.applyAs(ctx, plugin, "", cases.CmdTransition, payload)
-	return err
+	if c.m.opts.Cases == nil {
+		return errors.New("the cases module is not available")
+	}
+	return c.m.opts.Cases.NoteAs(ctx, "plugin:"+plugin, "plugin", id, "【插件 "+plugin+"】"+text)
 }
 
 // auditSink records every outbound HTTP call as a plugin.http_call command

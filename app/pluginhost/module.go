@@ -31,6 +31,8 @@ type Options struct {
 	// IoT receives the payload decoder and is the source of alarm events
 	// and of the broker plugins publish to (nil: no decoders, no alarms).
 	IoT *iot.Module
+	// Cases is where plugins open and annotate cases (nil: refused).
+	Cases *cases.Module
 	// CacheDir is the wazero compilation cache (default DATA/plugins-cache).
 	CacheDir    string
 	TrustedKeys []ed25519.PublicKey
