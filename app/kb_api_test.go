@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/url"
 	"strings"
@@ -296,7 +297,7 @@ func TestKBDocumentsLinksSynonymsRelated(t *testing.T) {
 	if !syn.Custom || len(syn.Groups) == 0 || strings.Join(syn.Groups[len(syn.Groups)-1], "|") != "马路|城市道路" {
 		t.Errorf("saved dictionary: %+v", syn.Groups)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		r := s.kbSearch(viewer, url.Values{"q": {"马路 摆摊设点"}})
 		if len(r.Hits) > 0 && r.Hits[0].ID == old.ID {
@@ -329,11 +330,50 @@ func TestKBDocumentsLinksSynonymsRelated(t *testing.T) {
 		t.Errorf("reindex: %+v; before %+v after %+v", ro, before.Hits, after.Hits)
 	}
 
+	// Closed yiwang cases worth keeping become 案例.
+	var cs struct {
+		Items []struct {
+			ID    int64  `json:"id"`
+			Title string `json:"title"`
+			Open  bool   `json:"open"`
+		} `json:"items"`
+	}
+	s.must("GET", "/api/v1/cases?limit=500", admin, nil, 200, &cs)
+	var closedID, openID int64
+	var closedTitle string
+	for _, c := range cs.Items {
+		if !c.Open && closedID == 0 {
+			closedID, closedTitle = c.ID, c.Title
+		}
+		if c.Open && openID == 0 {
+			openID = c.ID
+		}
+	}
+	if closedID == 0 || openID == 0 {
+		t.Fatalf("demo county has no closed and open cases: %+v", cs.Items)
+	}
+	var kept kb.ImportResult
+	s.must("POST", fmt.Sprintf("/api/v1/kb/cases/%d", closedID), viewer, nil, 403, nil)
+	s.must("POST", fmt.Sprintf("/api/v1/kb/cases/%d", closedID), admin, nil, 201, &kept)
+	if kept.Kind != "案例" || kept.Title != closedTitle {
+		t.Errorf("kept case: %+v", kept)
+	}
+	s.must("POST", fmt.Sprintf("/api/v1/kb/cases/%d", closedID), s.tokens["operator"], nil, 200, &kept)
+	if kept.Status != kb.Skipped {
+		t.Errorf("case kept twice: %+v", kept)
+	}
+	s.must("POST", fmt.Sprintf("/api/v1/kb/cases/%d", openID), admin, nil, 409, nil)
+	s.must("POST", "/api/v1/kb/cases/99999999", admin, nil, 404, nil)
+	s.must("GET", "/api/v1/kb/documents?kind=案例", viewer, nil, 200, &page)
+	if page.Total != 1 {
+		t.Errorf("案例 documents: %+v", page)
+	}
+
 	s.must("DELETE", "/api/v1/kb/documents/"+old.ID, viewer, nil, 403, nil)
 	s.must("DELETE", "/api/v1/kb/documents/"+old.ID, admin, nil, 204, nil)
 	s.must("DELETE", "/api/v1/kb/documents/"+old.ID, admin, nil, 404, nil)
 	s.must("GET", "/api/v1/kb/documents/"+old.ID, viewer, nil, 404, nil)
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for s.kbSearch(viewer, url.Values{"q": {"城市道路管理条例"}}).Total != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("deleted document still found")

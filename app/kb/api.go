@@ -85,6 +85,9 @@ func (m *Module) Routes(r *httpapi.Router) {
 			"201 imported, 200 skipped (same text already stored, duplicate_of), 4xx refused with the reason.",
 		RequestContentType: "multipart/form-data", Response: ImportResult{}, Status: http.StatusCreated,
 		MaxBody: MaxUpload + 1<<20, Handler: m.importFile})
+	r.Handle(httpapi.Route{Method: "POST", Path: "/api/v1/kb/cases/{id}", Summary: "Keep a closed case in the knowledge base (案例)", Tags: t, Perm: wr,
+		Description: "Copies a closed case the caller may read (case.read, data scope) into a 案例 document; 200 skipped when the same text is stored.",
+		Response:    ImportResult{}, Status: http.StatusCreated, Handler: m.keepCase})
 	r.Handle(httpapi.Route{Method: "GET", Path: "/api/v1/kb/synonyms", Summary: "The synonym dictionary", Tags: t, Perm: rd,
 		Response: SynonymsOutput{}, Handler: m.getSynonyms})
 	r.Handle(httpapi.Route{Method: "PUT", Path: "/api/v1/kb/synonyms", Summary: "Replace the synonym dictionary", Tags: t, Perm: wr,

@@ -164,3 +164,48 @@ func bodyError(err error) error {
 	}
 	return httpapi.Errorf(httpapi.CodeInvalid, "bad multipart body: %v", err)
 }
+
+// CaseText is a closed yiwang case as the knowledge base keeps it (案例).
+type CaseText struct {
+	Title string
+	Text  string
+	Tags  []string
+}
+
+// CaseReader reads a closed case the principal may see; it is wired by
+// the composition root to the cases module (kb never reads its tables).
+type CaseReader func(ctx context.Context, p *httpapi.Principal, id int64) (*CaseText, error)
+
+// keepCase handles POST /api/v1/kb/cases/{id}: a closed case worth
+// keeping becomes a 案例 document (skipped when its text is stored).
+func (m *Module) keepCase(w http.ResponseWriter, r *http.Request) error {
+	if m.opt.Cases == nil {
+		return store.Errorf("unavailable", "cases are not available on this node")
+	}
+	id, err := httpapi.PathInt64(r, "id")
+	if err != nil {
+		return err
+	}
+	c, err := m.opt.Cases(r.Context(), httpapi.MustPrincipal(r), id)
+	if err != nil {
+		return err
+	}
+	in := &CreateDoc{Meta: Meta{Kind: search.KindCase, Title: c.Title, Tags: c.Tags}, Text: c.Text,
+		SourceName: fmt.Sprintf("case:%d", id), SourceFormat: "case"}
+	fillMeta(in)
+	in.Title = c.Title
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	res := ImportResult{Name: in.SourceName, Title: in.Title, Kind: in.Kind}
+	if dup, ok := m.Duplicate(r.Context(), in.Text); ok {
+		res.Status, res.DuplicateOf = Skipped, dup
+		return httpapi.JSON(w, http.StatusOK, res)
+	}
+	t, err := m.apply(r, CmdCreate, in)
+	if err != nil {
+		return err
+	}
+	res.Status, res.ID, res.Index = Imported, t.ID, t.index
+	return httpapi.JSON(w, http.StatusCreated, res)
+}

@@ -26,6 +26,8 @@ type Options struct {
 	// FlushEvery is how often the watermark is saved when only other
 	// modules' commands were applied (default 5 s).
 	FlushEvery time.Duration
+	// Cases reads closed cases for POST /api/v1/kb/cases/{id} (optional).
+	Cases CaseReader
 }
 
 // Module is the knowledge base.
