@@ -125,12 +125,12 @@ func ParseSearch(vals url.Values) (search.Request, error) {
 			}
 		case k == "offset" || k == "limit":
 			n, err := strconv.Atoi(vs[0])
-			max := 10000
+			lo, hi := 0, 10000
 			if k == "limit" {
-				max = 100
+				lo, hi = 1, 100
 			}
-			if err != nil || n < 0 || n > max || (k == "limit" && n == 0) {
-				v.Add(k, fmt.Sprintf("must be an integer between %d and %d", map[bool]int{true: 1}[k == "limit"], max))
+			if err != nil || n < lo || n > hi {
+				v.Add(k, fmt.Sprintf("must be an integer between %d and %d", lo, hi))
 				continue
 			}
 			if k == "limit" {
