@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 // TestRestoreRefusesNewerSnapshot: a node on an older version that is sent
@@ -50,5 +51,49 @@ func TestRestoreRefusesNewerSnapshot(t *testing.T) {
 	}
 	if h, _ := older.halted.Load().(string); h == "" {
 		t.Fatal("older node did not halt")
+	}
+}
+
+// TestReadBarrierOverNoop: raft entries without a command (a new leader's
+// no-op, configuration changes) never reach the FSM. When one is the newest
+// committed entry, a linearizable read must not wait for the next command,
+// and health must not report lag.
+func TestReadBarrierOverNoop(t *testing.T) {
+	s, err := New(Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Wait for the node's own announcement (a command), then append an
+	// entry that carries no command and that raft does not hand to the FSM
+	// (a barrier, like a new leader's no-op).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		s.DB().QueryRow(`SELECT count(*) FROM _log WHERE type = ?`, cmdNodeAnnounce).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node never announced itself")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.raft.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if last := s.raft.LastIndex(); s.AppliedIndex() >= last {
+		t.Fatalf("setup: applied %d already covers the barrier entry %d", s.AppliedIndex(), last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.ConsistentRead(ctx); err != nil {
+		t.Fatalf("read barrier with no command after the barrier entry: %v", err)
+	}
+	if st := s.Status(); st.Lag != 0 || st.AppliedIndex < st.CommitIndex {
+		t.Fatalf("status after the barrier: %+v", st)
 	}
 }

@@ -351,8 +351,13 @@ func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
 		if s.applied.Load() >= index {
 			return nil
 		}
+		s.catchUpNoops()
+		if s.applied.Load() >= index {
+			return nil
+		}
 		select {
 		case <-ch:
+		case <-time.After(20 * time.Millisecond): // no-op entries bring no notification
 		case <-ctx.Done():
 			return &Error{Code: "unavailable", Message: fmt.Sprintf("waiting for index %d (applied %d): %v", index, s.applied.Load(), ctx.Err())}
 		case <-s.closeCh:
@@ -542,6 +547,7 @@ func (s *Store) IsLeader() bool { return s.raft != nil && s.raft.State() == raft
 
 // Status reports raft state for /api/health.
 func (s *Store) Status() Status {
+	s.catchUpNoops()
 	st := Status{NodeID: s.cfg.NodeID, AppliedIndex: s.applied.Load()}
 	if h, _ := s.halted.Load().(string); h != "" {
 		st.Halted = h
