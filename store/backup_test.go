@@ -182,6 +182,19 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		db.Close()
 		return d
 	}
+	// The row after idx[3] in the log: usually idx[4], unless the node's own
+	// announcement (_node.announce) was applied in between.
+	var afterDeleted uint64
+	{
+		db, err := sqlOpen(filepath.Join(dir, "yiwang.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT min(idx) FROM _log WHERE idx > ?`, idx[3]).Scan(&afterDeleted); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
 	cases := []struct {
 		name    string
 		sql     string
@@ -190,7 +203,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 	}{
 		{"edited payload", `UPDATE _log SET payload=? WHERE idx=?`, []any{[]byte(`{"k":"5","v":"evil"}`), idx[5]}, idx[5]},
 		{"edited actor", `UPDATE _log SET actor='user:someone-else' WHERE idx=?`, []any{idx[7]}, idx[7]},
-		{"deleted row", `DELETE FROM _log WHERE idx=?`, []any{idx[3]}, idx[4]},
+		{"deleted row", `DELETE FROM _log WHERE idx=?`, []any{idx[3]}, afterDeleted},
 		{"deleted tail", `DELETE FROM _log WHERE idx=?`, []any{idx[19]}, idx[18] + 1},
 		{"edited result", `UPDATE _log SET result='{}' WHERE idx=?`, []any{idx[2]}, idx[2]},
 	}
