@@ -19,17 +19,18 @@ import (
 // overflows. Mosquitto does not lose these messages because its single
 // loop reads publishers only as fast as it writes subscribers. flow gives
 // the same backpressure: before a device's publish is routed, if a
-// watched subscriber's queue is more than half full, the publisher's
-// goroutine sleeps until it drains to a quarter (TCP pushes back on that
-// device meanwhile). A subscriber that stops reading (a dead browser tab)
-// or does not drain that quarter within flowMaxWait (a slow WAN link) is
+// watched subscriber's queue plus the publishes admitted towards it would
+// pass three quarters of its capacity, the publisher's goroutine sleeps
+// until the queue drains to an eighth (TCP pushes back on that device
+// meanwhile). A subscriber that stops reading for flowNoProgress (a dead
+// browser tab) or does not drain within flowMaxWait (a slow WAN link) is
 // ignored for flowStallFor, so it costs ingest at most flowMaxWait every
-// flowStallFor (5 %); mochi then drops its messages as before.
+// flowStallFor (about 6 %); mochi then drops its messages as before.
 const (
 	flowPoll       = 100 * time.Microsecond
-	flowNoProgress = 200 * time.Millisecond
-	flowMaxWait    = 500 * time.Millisecond
-	flowStallFor   = 10 * time.Second
+	flowNoProgress = time.Second
+	flowMaxWait    = 2 * time.Second
+	flowStallFor   = 30 * time.Second
 )
 
 // watched is one fan-in subscriber (session principal: console, service

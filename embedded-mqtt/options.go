@@ -50,10 +50,12 @@ type Options struct {
 	MaxInflight    uint16
 	ReceiveMaximum uint16
 	// MaxPendingWrites is the per-client outbound queue in packets (default
-	// 1024); messages to a client whose queue is full are dropped (counted
+	// 512); messages to a client whose queue is full are dropped (counted
 	// in mochi's MessagesDropped). mochi allocates the queue per client, 8
-	// bytes a slot: 8192 would reserve 640 MiB of heap for 10,000 devices.
-	// A fan-in subscriber (console, exporter) under heavy load may need more.
+	// bytes a slot (1024 slots = 80 MiB for 10,000 devices). A device only
+	// receives its commands; fan-in subscribers (console sessions, service
+	// accounts) are protected by flow control (flow.go), which paces the
+	// publishers by their queue rather than relying on its size.
 	MaxPendingWrites int32
 	// WriteBuffer is the per-client write coalescing buffer in bytes
 	// (default 16 KiB): packets queued for a client are flushed together,
@@ -101,7 +103,7 @@ func (o *Options) defaults() {
 	orDefault(&o.MaxClients, 100000)
 	orDefault(&o.MaxInflight, 1024)
 	orDefault(&o.ReceiveMaximum, 256)
-	orDefault(&o.MaxPendingWrites, 1024)
+	orDefault(&o.MaxPendingWrites, 512)
 	orDefault(&o.WriteBuffer, 16<<10)
 	orDefault(&o.SessionExpiry, 24*time.Hour)
 	orDefault(&o.BatchSize, 1000)
