@@ -86,7 +86,9 @@ func (n *node) create(title, text string) string {
 // sync waits until the index has applied the last command.
 func (n *node) sync() {
 	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// generous: the corpus test indexes hundreds of documents under -race
+	// on a shared 2-core machine
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := n.m.WaitIndexed(ctx, n.last); err != nil {
 		n.t.Fatalf("index did not catch up: watermark %d, last command %d", n.m.Watermark(), n.last)
