@@ -265,7 +265,8 @@ func (c *cli) kbImport(args []string) error {
 	}
 	if maxIdx > 0 && !*noWait {
 		// Documents are searchable once the server's index has caught up.
-		start := time.Now()
+		start, moved := time.Now(), time.Now()
+		var seen uint64
 		for {
 			var st kb.Status
 			if err := callServer("GET", base+"/api/v1/kb/status", key, nil, &st); err != nil {
@@ -274,6 +275,12 @@ func (c *cli) kbImport(args []string) error {
 			fmt.Fprintf(c.stderr, "\rindexing: %d documents indexed", st.Indexed)
 			if st.Watermark >= maxIdx {
 				fmt.Fprintf(c.stderr, " (%s)\n", time.Since(start).Round(time.Millisecond))
+				break
+			}
+			if st.Watermark != seen {
+				seen, moved = st.Watermark, time.Now()
+			} else if time.Since(moved) > 2*time.Minute {
+				fmt.Fprintf(c.stderr, "\nthe server's index has not advanced for 2 minutes (at %d of %d); the documents are stored and will be searchable once it catches up (see the server log, or run yiwang kb reindex)\n", st.Watermark, maxIdx)
 				break
 			}
 			time.Sleep(200 * time.Millisecond)

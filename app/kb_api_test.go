@@ -57,7 +57,7 @@ func (s *testServer) kbUpload(token, name string, data []byte, fields ...string)
 
 func (s *testServer) kbWait(idx uint64) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := s.a.KB().WaitIndexed(ctx, idx); err != nil {
 		s.t.Fatalf("index did not reach %d (at %d)", idx, s.a.KB().Watermark())
