@@ -24,8 +24,20 @@
 // (search.ErrSchema) or `yiwang kb reindex` rebuild the index from the
 // tables in a sibling directory and swap it in.
 //
+// The command log keeps only the hash of create/update payloads
+// (store.NoLogPayload): the text lives once, in kb_document, and the
+// indexer needs only the commands' results.
+//
 // Import extracts text (search/extract: size limits, zip-bomb, encryption
 // and corruption checks, no side effects) and parses metadata before
 // anything is written; a file whose text hash is already stored is skipped,
-// so a bulk import can be re-run safely.
+// so a bulk import can be re-run safely. Closed yiwang cases worth keeping
+// become 案例 through the cases module's Go API (Options.Cases), in the
+// caller's permissions and data scope.
+//
+// API (kb.read / kb.write): GET /api/v1/kb/search, /suggest, /status,
+// /documents[/{id}], /synonyms; POST /related, /import (multipart),
+// /documents, /links, /cases/{id}, /reindex; PATCH/DELETE /documents/{id};
+// DELETE /links; PUT /synonyms. CLI: yiwang kb import|search|related|reindex
+// (app/cli_kb.go).
 package kb
