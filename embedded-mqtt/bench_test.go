@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
@@ -159,6 +160,7 @@ func TestBenchHelperBroker(t *testing.T) {
 	signal.Notify(usr, syscall.SIGUSR1)
 	go func() {
 		for range usr {
+			debug.FreeOSMemory() // GC and return freed pages: the settled RSS
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
@@ -466,6 +468,7 @@ func TestBenchMemory(t *testing.T) {
 		if br == yw {
 			_ = br.cmd.Process.Signal(syscall.SIGUSR1)
 			t.Logf("yiwang after GC: %s", br.waitLine(t, "MEM ", 10*time.Second))
+			t.Logf("yiwang RSS after GC and returning freed memory: %.1f MiB", float64(br.rss(t))/(1<<20))
 		}
 		for _, c := range conns {
 			c.Close()

@@ -42,11 +42,13 @@
 // All logic is in one mochi hook (hook.go) so the order of checks is explicit:
 // OnConnectAuthenticate → Auth; OnACLCheck → the rules above (mochi calls it
 // before OnPublish, and for each subscription filter); OnPublish → payload
-// limit, decode, enqueue. Decoding runs synchronously on the publishing
-// client's own goroutine: it is cheap for JSON, it lets an MQTT 5 client
-// learn about a malformed payload (PUBACK 0x99, payload format invalid) and
-// it keeps one client's bad data from touching anyone else's. A decoder that
-// panics is treated as a malformed payload. Counters per device (malformed,
+// limit, decode, enqueue. A device publishes to the same few topics, so
+// the ACL decision for a publish is cached per connection (last allowed
+// topic) and topic parsing does not allocate. Decoding runs synchronously
+// on the publishing client's own goroutine: it is cheap for JSON, it lets
+// an MQTT 5 client learn about a malformed payload (PUBACK 0x99, payload
+// format invalid) and it keeps one client's bad data from touching anyone
+// else's. A decoder that panics is treated as a malformed payload. Counters per device (malformed,
 // oversize, denied, dropped, last error) are available with Broker.Counters
 // for the device page, totals with Broker.Stats for /metrics.
 //
@@ -55,12 +57,27 @@
 // differential fuzz test (FuzzFastDecodeMatchesSlow) checks that the fast
 // path never accepts or decodes differently from encoding/json.
 //
-// After OnPublish the publishing client's goroutine yields (runtime.Gosched):
-// with hundreds of publishers and one fan-in subscriber (console, exporter)
-// mochi's per-client write loop otherwise starves, its queue
-// (Options.MaxPendingWrites) fills and mochi drops messages for that
-// subscriber; yielding cost little and raised deliveries from a few percent
-// to ~100 % in the benchmark.
+// # Flow control
+//
+// A console or exporter subscribed to yw/+/... receives what every device
+// publishes. mochi routes a publish on the publisher's goroutine into each
+// subscriber's bounded outbound queue (Options.MaxPendingWrites) and drops
+// the message when that queue is full; with hundreds of publishers the
+// fan-in subscriber's single write goroutine falls behind and, in the
+// benchmark, lost 10–30 % of a flood that mosquitto delivered completely
+// (its one loop reads publishers only as fast as it writes subscribers).
+// flow.go gives the same backpressure: session principals (console,
+// service accounts) are watched; a device's publish is admitted only while
+// the subscriber's queue plus the publishes admitted and not yet routed
+// (released in OnPublished) stay under 3/4 of the queue; otherwise one
+// publisher polls until the queue drains to 1/8 while the others sleep, and
+// TCP pushes back on the devices meanwhile. A subscriber that stops
+// reading for 1 s or needs more than 2 s to drain is ignored for 30 s (its
+// messages are dropped as before), so a dead browser tab cannot hold the
+// county's devices back. mochi has no accessor for the queue length; it is
+// read with reflect (TestOutboundLenReadable guards it across upgrades).
+// This replaced an earlier remedy (runtime.Gosched after every publish),
+// which cost more CPU and still lost messages with 1,000 publishers.
 //
 // Listeners are yiwang's own (listener.go, websocket.go): they track every
 // connection and give a new connection 15 s to send CONNECT, so Close always
@@ -110,10 +127,15 @@
 //
 // # Memory
 //
-// mochi runs two goroutines per connection and allocates the outbound queue
-// up front: about 30 KiB per connected device (10,000 devices ≈ 300 MiB RSS
-// against mosquitto's 16 MiB; see BENCHMARKS.md). Acceptable for a county
-// box; set Options.MaxPendingWrites lower to trim it.
+// mochi runs two goroutines per connection: about 31 KiB RSS per connected
+// device (10,000 devices ≈ 315 MiB against mosquitto's 16 MiB; see
+// BENCHMARKS.md). Most of it is goroutine stacks (≈ 20 KiB per device):
+// the read goroutine grows past 8 KiB while mochi handles CONNECT (it
+// passes its large Packet struct by value through several frames) and,
+// resting at ≈ 5 KiB, is never shrunk below 16 KiB. The outbound queue
+// (Options.MaxPendingWrites, 512 slots, 4 KiB) costs resident memory only
+// for the slots a client ever uses. Acceptable for a county box; not
+// reducible without changing mochi.
 //
 // # Downlink
 //
