@@ -180,6 +180,9 @@ func BenchmarkListUsers(b *testing.B) {
 		{"search-sort-last-login", s.admin, func(r *rand.Rand) string {
 			return fmt.Sprintf("/api/v1/users?limit=50&sort=-last_login_at&q=用户%03d", r.IntN(100))
 		}},
+		// Not a list, but it reads the users table (needs_setup): a scan here
+		// made every health check take a second at a million accounts.
+		{"health", "", func(*rand.Rand) string { return "/api/health" }},
 		{"handler-scope-deep-offset", s.handle, func(r *rand.Rand) string {
 			return fmt.Sprintf("/api/v1/users?limit=50&offset=%d", r.IntN(s.rows/len(s.depts)))
 		}},
@@ -192,7 +195,9 @@ func BenchmarkListUsers(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				req, _ := http.NewRequest("GET", s.url+c.path(r), nil)
-				req.Header.Set("Authorization", "Bearer "+c.token)
+				if c.token != "" {
+					req.Header.Set("Authorization", "Bearer "+c.token)
+				}
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {

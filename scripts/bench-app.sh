@@ -62,7 +62,9 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 measure() { # label data [flags...]
   local label=$1 data=$2; shift 2
   start "$data" "$@"
-  echo "start $label: ${started_ms} ms (load $(load))"
+  local own
+  own=$(grep -o 'ready in [0-9.]*m\?s' "$work/server.log" | tail -1)
+  echo "start $label: ${started_ms} ms to leader health; server log: ${own:-?} (load $(load))"
 }
 
 echo "bench-app: $(date -u '+%F %T') UTC, $(nproc) cores, $("$BIN" version 2>/dev/null | head -1)"
