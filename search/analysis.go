@@ -63,6 +63,12 @@ func FoldChars(s string) string { return strings.Map(foldRune, s) }
 func Fold(s string) string { return meta.NormalizeOrdinals(FoldChars(s)) }
 
 func isHan(r rune) bool {
+	switch {
+	case r < 0x2E80: // no Han below the CJK radicals
+		return false
+	case r >= 0x4E00 && r <= 0x9FFF: // CJK Unified Ideographs, the common case
+		return true
+	}
 	return unicode.Is(unicode.Han, r) || r == '〇'
 }
 
@@ -78,6 +84,8 @@ func isWordRune(r rune) bool {
 // Positions are strictly sequential, so a phrase query made of bigrams (with
 // "" for the tail positions, see phraseTerms) matches exactly the substring.
 func bigramTokens(text string, unigrams bool, emit func(term string, pos, start, end int)) {
+	type ch struct{ start, end int }
+	var run []ch // reused for every Han run
 	pos := 0
 	i := 0
 	for i < len(text) {
@@ -85,8 +93,7 @@ func bigramTokens(text string, unigrams bool, emit func(term string, pos, start,
 		switch {
 		case isHan(r):
 			// collect the run
-			type ch struct{ start, end int }
-			var run []ch
+			run = run[:0]
 			j := i
 			for j < len(text) {
 				r2, w2 := utf8.DecodeRuneInString(text[j:])
@@ -147,11 +154,26 @@ type bigramAnalyzer struct{ unigrams bool }
 
 func (a bigramAnalyzer) Analyze(in []byte) analysis.TokenStream {
 	text := Fold(string(in))
-	ts := make(analysis.TokenStream, 0, len(text)/3)
-	bigramTokens(text, a.unigrams, func(term string, pos, start, end int) {
-		ts = append(ts, &analysis.Token{Term: []byte(term), Position: pos, Start: start, End: end, Type: analysis.Ideographic})
+	tb := []byte(text)
+	var ta tokenArena
+	ts := make(analysis.TokenStream, 0, len(text)/3+1)
+	bigramTokens(text, a.unigrams, func(_ string, pos, start, end int) {
+		ts = append(ts, ta.token(tb, pos, start, end))
 	})
 	return ts
+}
+
+// tokenArena hands out tokens from slabs, their terms sharing one copy of
+// the folded text: indexing a large body otherwise costs two allocations per
+// token (bleve does not modify terms once analysed: no token filters run).
+type tokenArena struct{ slab []analysis.Token }
+
+func (a *tokenArena) token(text []byte, pos, start, end int) *analysis.Token {
+	if len(a.slab) == cap(a.slab) {
+		a.slab = make([]analysis.Token, 0, 256)
+	}
+	a.slab = append(a.slab, analysis.Token{Term: text[start:end:end], Position: pos, Start: start, End: end, Type: analysis.Ideographic})
+	return &a.slab[len(a.slab)-1]
 }
 
 var (
@@ -215,9 +237,15 @@ type wordAnalyzer struct{}
 
 func (wordAnalyzer) Analyze(in []byte) analysis.TokenStream {
 	text := Fold(string(in))
-	ts := make(analysis.TokenStream, 0, len(text)/5)
+	tb := []byte(text)
+	var ta tokenArena
+	ts := make(analysis.TokenStream, 0, len(text)/5+1)
 	words(text, func(term string, pos, start, end int) {
-		ts = append(ts, &analysis.Token{Term: []byte(term), Position: pos, Start: start, End: end, Type: analysis.Ideographic})
+		t := ta.token(tb, pos, start, end)
+		if text[start:end] != term { // not found verbatim in the text
+			t.Term = []byte(term)
+		}
+		ts = append(ts, t)
 	})
 	return ts
 }

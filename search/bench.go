@@ -84,6 +84,8 @@ type BenchFigures struct {
 	MB            float64 `json:"mb"`
 	IndexSeconds  float64 `json:"index_seconds"`
 	MBPerSecond   float64 `json:"mb_per_s"`
+	CPUSeconds    float64 `json:"cpu_seconds"`        // user+sys of the process during the import (incl. background merges)
+	CPUSecPerMB   float64 `json:"cpu_seconds_per_mb"` // less sensitive to a loaded machine than MB/s
 	IndexBytes    int64   `json:"index_bytes"`
 	QueryP50MS    float64 `json:"query_p50_ms"`
 	QueryP95MS    float64 `json:"query_p95_ms"`
@@ -147,7 +149,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	bw := ix.NewBulk(100)
 	for i, d := range docs {
 		if err := bw.Add(d.Doc); err != nil {
@@ -164,6 +166,8 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	}
 	f.IndexSeconds = time.Since(start).Seconds()
 	f.MBPerSecond = mb / f.IndexSeconds
+	f.CPUSeconds = (cpuTime() - cpu0).Seconds()
+	f.CPUSecPerMB = f.CPUSeconds / mb
 	f.PeakRSSMB = peakRSSMB()
 	f.HeapAfterMB = heapMB()
 	var lat []float64
@@ -200,6 +204,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 		}
 		p.MB = mb
 		p.MBPerSecond = mb / p.IndexSeconds
+		p.CPUSecPerMB = p.CPUSeconds / mb
 		rep.Engines = append(rep.Engines, *p)
 		logf("%+v", *p)
 	}
@@ -323,6 +328,9 @@ func ids(r *Result) []string {
 	return out
 }
 
+// testGold sees the gold set of each evaluated case (tests only).
+var testGold func(map[string]bool)
+
 func evalCases(corpus []CorpusDoc, resolve func(string) string, related func(facts, self string) []string) evalResult {
 	pairs, found, cases, casesHit := 0, 0, 0, 0
 	for _, c := range corpus {
@@ -343,6 +351,9 @@ func evalCases(corpus []CorpusDoc, resolve func(string) string, related func(fac
 			continue
 		}
 		cases++
+		if testGold != nil {
+			testGold(gold)
+		}
 		top := related(facts, c.Doc.ID)
 		hit := false
 		for id := range gold {
@@ -390,7 +401,7 @@ func benchCJK(ctx context.Context, dir string, docs, corpus []CorpusDoc, queries
 		return nil, err
 	}
 	f := &BenchFigures{Engine: "bleve cjk (peer)", Docs: len(docs), ShortQueryNum: len(queries)}
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	b := idx.NewBatch()
 	for _, d := range docs {
 		if err := b.Index(d.Doc.ID, map[string]interface{}{"title": d.Doc.Title, "body": d.Doc.Text, "kind": d.Doc.Kind}); err != nil {
@@ -410,6 +421,7 @@ func benchCJK(ctx context.Context, dir string, docs, corpus []CorpusDoc, queries
 		return nil, err
 	}
 	f.IndexSeconds = time.Since(start).Seconds()
+	f.CPUSeconds = (cpuTime() - cpu0).Seconds()
 	f.PeakRSSMB = peakRSSMB()
 	f.HeapAfterMB = heapMB()
 	var lat []float64

@@ -53,8 +53,12 @@ func BenchmarkIndexCorpus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if len(docs) > 400 {
-		docs = docs[:400]
+	n := 400
+	if v, _ := strconv.Atoi(os.Getenv("YIWANG_BENCH_DOCS")); v > 0 {
+		n = v
+	}
+	if len(docs) > n {
+		docs = docs[:n]
 	}
 	size := 0
 	for _, d := range docs {
@@ -63,6 +67,10 @@ func BenchmarkIndexCorpus(b *testing.B) {
 	segmenter()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() {
+		b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N)/(float64(size)/1e6), "cpu-s/MB")
+	}()
 	for i := 0; i < b.N; i++ {
 		ix, err := Open(filepath.Join(b.TempDir(), "kb"))
 		if err != nil {

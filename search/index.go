@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -494,41 +495,92 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 // Bulk accumulates documents into batches for fast imports. It skips the
 // per-document lookup of old sections, so use it on new documents (import,
 // rebuild) or accept that stale sections of shrunk documents survive.
+//
+// Full batches are written in the background, up to bulkWriters at a time:
+// bleve analyses a batch's documents in parallel, but maps them and builds
+// the segment in the calling goroutine, so one writer leaves a core idle
+// for most of the batch. Add returns an error of an earlier batch; Flush
+// waits for every batch and returns the first error.
 type Bulk struct {
-	ix   *Index
-	size int
-	docs []*Doc
+	ix    *Index
+	size  int
+	docs  []*Doc
+	bytes int // text queued
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error
 }
+
+// bulkWriters is how many batches a Bulk writes concurrently;
+// bulkMaxBytes caps a batch's text so that a run of large laws does not
+// multiply the memory of batches in flight (analysis holds ~20 bytes per
+// byte of text until the segment is built).
+var (
+	bulkWriters  = max(2, min(runtime.GOMAXPROCS(0), 4))
+	bulkMaxBytes = 4 << 20
+)
 
 // NewBulk returns a bulk indexer that writes every size documents.
 func (ix *Index) NewBulk(size int) *Bulk {
 	if size <= 0 {
 		size = 200
 	}
-	return &Bulk{ix: ix, size: size}
+	return &Bulk{ix: ix, size: size, sem: make(chan struct{}, bulkWriters)}
 }
 
-// Add queues a document, writing a batch when full.
+// Add queues a document, starting a batch write when full.
 func (b *Bulk) Add(d *Doc) error {
-	b.docs = append(b.docs, d)
-	if len(b.docs) >= b.size {
-		return b.Flush()
+	if d.ID == "" || strings.Contains(d.ID, "#") {
+		return fmt.Errorf("search: invalid document id %q", d.ID)
 	}
-	return nil
+	b.docs = append(b.docs, d)
+	b.bytes += len(d.Text)
+	if len(b.docs) >= b.size || b.bytes >= bulkMaxBytes {
+		b.start()
+	}
+	return b.firstErr()
 }
 
-// Flush writes the queued documents.
-func (b *Bulk) Flush() error {
+func (b *Bulk) firstErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+func (b *Bulk) start() {
 	if len(b.docs) == 0 {
-		return nil
+		return
 	}
-	idx, done := b.ix.bleve()
+	docs := b.docs
+	b.docs, b.bytes = nil, 0
+	b.sem <- struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer func() { <-b.sem; b.wg.Done() }()
+		if err := b.ix.writeNew(docs); err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
+			}
+			b.mu.Unlock()
+		}
+	}()
+}
+
+// Flush writes the queued documents and waits for every batch.
+func (b *Bulk) Flush() error {
+	b.start()
+	b.wg.Wait()
+	return b.firstErr()
+}
+
+// writeNew indexes new documents in one bleve batch.
+func (ix *Index) writeNew(docs []*Doc) error {
+	idx, done := ix.bleve()
 	defer done()
 	batch := idx.NewBatch()
-	for _, d := range b.docs {
-		if d.ID == "" || strings.Contains(d.ID, "#") {
-			return fmt.Errorf("search: invalid document id %q", d.ID)
-		}
+	for _, d := range docs {
 		id, rec, secs := d.records()
 		if err := batch.Index(id, rec); err != nil {
 			return err
@@ -539,7 +591,8 @@ func (b *Bulk) Flush() error {
 			}
 		}
 	}
-	b.docs = b.docs[:0]
-	b.ix.idf.Clear()
-	return idx.Batch(batch)
+	ix.idf.Clear()
+	err := idx.Batch(batch)
+	ix.idf.Clear()
+	return err
 }

@@ -64,8 +64,11 @@ func (ix *Index) keyTerms(idx bleve.Index, text string, n int) []KeyTerm {
 	var out []KeyTerm
 	for t, c := range tf {
 		df := ix.docFreq(idx, t)
-		if df == 0 {
-			continue // unknown to the index: cannot match anything
+		if df < relatedMinDF {
+			// unknown to the index, or so rare in it (a company's trade,
+			// 心肌梗死, 传媒) that it is incidental to the case rather than
+			// a sign of the law that applies
+			continue
 		}
 		idf := math.Log(1 + float64(total)/float64(df))
 		out = append(out, KeyTerm{t, math.Sqrt(float64(c)) * idf})
@@ -198,6 +201,11 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	var dshould []query.Query
 	for _, kt := range kts {
 		dshould = append(dshould, phraseQ("body", kt.Term, kt.Weight))
+		if relatedTitleWeight > 0 {
+			// a key term in the title (劳动合同 → 劳动合同法) names the
+			// document's subject, not one mention of it
+			dshould = append(dshould, termQ("title_w", kt.Term, kt.Weight*relatedTitleWeight))
+		}
 	}
 	dmust := []query.Query{termQ("type", "doc", 0)}
 	dmust = append(dmust, must[1:]...)
@@ -322,6 +330,8 @@ var (
 	relatedSectionWeight = 1.0
 	relatedDocWeight     = 1.0
 	relatedPrior         = 1.0
+	relatedTitleWeight   = 0.0
+	relatedMinDF         = 3
 	relatedTerms         = 24
 )
 
