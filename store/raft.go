@@ -128,7 +128,7 @@ func (s *Store) startRaft(ctx context.Context) error {
 	if s.cfg.JoinURL == "" {
 		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		for s.isAlone() && (r.State() != raft.Leader || s.appliedRaft.Load() < lastAtStart) {
+		for s.isAlone() && (r.State() != raft.Leader || !s.replayedTo(lastAtStart)) {
 			select {
 			case <-wctx.Done():
 				return fmt.Errorf("store: replaying the log: applied %d of %d: %w", s.appliedRaft.Load(), lastAtStart, wctx.Err())
@@ -137,6 +137,17 @@ func (s *Store) startRaft(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// replayedTo tells whether every entry up to raft index x is in the
+// database. The log may end with entries that carry no command (a leader's
+// no-op), which the FSM never sees: for those raft's own applied index
+// counts, read before finding the applier idle (see catchUpNoops).
+func (s *Store) replayedTo(x uint64) bool {
+	if s.appliedRaft.Load() >= x {
+		return true
+	}
+	return s.raft.AppliedIndex() >= x && s.fsm.idle()
 }
 
 // isAlone tells whether this node is the only voter (it can replay by itself).

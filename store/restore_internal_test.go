@@ -97,3 +97,26 @@ func TestReadBarrierOverNoop(t *testing.T) {
 		t.Fatalf("status after the barrier: %+v", st)
 	}
 }
+
+// TestRestartAfterIdleSessions: sessions that elect themselves and apply
+// nothing leave the log ending in a leader no-op; the next start must not
+// wait for that entry to be "replayed" (the FSM never sees it).
+func TestRestartAfterIdleSessions(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 3; i++ {
+		s, err := New(Config{DataDir: dir, NodeID: "n1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = s.Start(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+		time.Sleep(1200 * time.Millisecond)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
