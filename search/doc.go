@@ -69,7 +69,9 @@
 // Related(text) extracts key terms with gse, weights them by sqrt(tf) ×
 // idf where idf comes from the index's own section statistics (so words
 // common in law, like 规定, weigh little; anonymised names like 张某 are
-// dropped), runs one weighted disjunction over the sections and groups hits
+// dropped, and so are words found in fewer than 3 sections: a company's
+// trade or a medical detail in the facts is incidental, not a sign of the
+// law that applies), runs one weighted disjunction over the sections and groups hits
 // by document (best section plus diminishing credit for more), adds a
 // document-level score (the same terms as phrases over whole bodies, which
 // rewards broad coverage of the topic), and multiplies by a small prior for
@@ -77,7 +79,19 @@
 // carries the articles that matched. Optionally 《…》 citations in the text
 // are resolved by title and boosted.
 //
+// # Bulk indexing
+//
+// Bulk (imports, Rebuild) writes its batches two (up to four, by
+// GOMAXPROCS) at a time, the caller's batch size and a 4 MB text budget
+// split between them: bleve analyses a batch's documents in parallel but
+// maps them and builds the zap segment in the calling goroutine, so a
+// single writer leaves a core idle, and analysed batches in flight are what
+// sets the peak RSS of an import. Analysis hands out
+// tokens from slabs whose terms share one copy of the folded text. The
+// CPU cost is about half analysis (gse ≈ 30 % of the total, bigrams ≈ 8 %)
+// and half segment building; see BENCHMARKS.md for CPU seconds per MB.
+//
 // Figures (indexing MB/s, query latency, Related quality against the stock
 // bleve cjk analyzer) are produced by Bench and recorded in
-// docs/BENCHMARKS.md.
+// search/BENCHMARKS.md.
 package search

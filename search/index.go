@@ -513,7 +513,7 @@ type Bulk struct {
 }
 
 // bulkWriters is how many batches a Bulk writes concurrently;
-// bulkMaxBytes caps a batch's text so that a run of large laws does not
+// bulkMaxBytes caps the text of the batches in flight so that a run of large laws does not
 // multiply the memory of batches in flight (analysis holds ~20 bytes per
 // byte of text until the segment is built).
 var (
@@ -521,12 +521,15 @@ var (
 	bulkMaxBytes = 4 << 20
 )
 
-// NewBulk returns a bulk indexer that writes every size documents.
+// NewBulk returns a bulk indexer that holds at most size documents in
+// batches being written.
 func (ix *Index) NewBulk(size int) *Bulk {
 	if size <= 0 {
 		size = 200
 	}
-	return &Bulk{ix: ix, size: size, sem: make(chan struct{}, bulkWriters)}
+	// size is the caller's memory budget: split it across the writers in
+	// flight (analysed batches dominate the peak RSS of an import)
+	return &Bulk{ix: ix, size: max(1, size/bulkWriters), sem: make(chan struct{}, bulkWriters)}
 }
 
 // Add queues a document, starting a batch write when full.
@@ -536,7 +539,7 @@ func (b *Bulk) Add(d *Doc) error {
 	}
 	b.docs = append(b.docs, d)
 	b.bytes += len(d.Text)
-	if len(b.docs) >= b.size || b.bytes >= bulkMaxBytes {
+	if len(b.docs) >= b.size || b.bytes >= bulkMaxBytes/bulkWriters {
 		b.start()
 	}
 	return b.firstErr()
