@@ -26,6 +26,12 @@ import (
 // The queue is bounded: ApplyBatch blocks when it is full, which pushes back
 // on raft as a synchronous FSM would.
 
+// snapshotBytes triggers a raft snapshot when this many bytes of commands
+// were applied since the last one. Raft's own trigger counts entries, and a
+// bulk import is a few large entries: without this, every restart re-read
+// it from the raft log (hundreds of MB of allocations and RSS).
+const snapshotBytes = 256 << 20
+
 const (
 	maxQueuedLogs  = 4096 // ApplyBatch blocks above this
 	maxLogsPerTxn  = 2048 // one transaction takes at most this many entries
@@ -133,6 +139,7 @@ func (f *fsm) runApplier() {
 			}
 		}
 		resp := f.applyNow(logs)
+		f.sinceSnapshot.Add(int64(size))
 		off := 0
 		for _, b := range take {
 			copy(b.resps, resp[off:off+len(b.logs)])

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -30,6 +31,8 @@ type fsm struct {
 	applyMu sync.Mutex
 
 	aq applyQueue // entries waiting for the applier (applier.go)
+
+	sinceSnapshot atomic.Int64 // command bytes applied since the last snapshot
 
 	// Statements prepared once on the single writer connection.
 	stmtMu             sync.Mutex
@@ -372,6 +375,7 @@ func insertLog(st *sql.Stmt, r *logRow, payload []byte) error {
 // entries it already holds.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.drain() // the database must hold every entry raft counts as applied
+	f.sinceSnapshot.Store(0)
 	return &fsmSnapshot{s: f.s}, nil
 }
 

@@ -197,6 +197,14 @@ func (s *Store) maintain() {
 		if s.IsLeader() {
 			s.fixOwnAddress()
 		}
+		if s.fsm.sinceSnapshot.Load() >= snapshotBytes {
+			s.fsm.sinceSnapshot.Store(0) // once per threshold, even if it fails
+			go func() {
+				if err := s.raft.Snapshot().Error(); err != nil {
+					s.logf("store: size-triggered snapshot: %v", err)
+				}
+			}()
+		}
 		if !announced {
 			if _, lid := s.raft.LeaderWithID(); lid == "" {
 				continue

@@ -120,3 +120,43 @@ func TestRestartAfterIdleSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradedNodeAppliesNewCommandsAtOnce: a single node restarted on a
+// newer binary may apply the commands the new binary added right after
+// Start (the demo county does), before its new announcement is applied.
+func TestUpgradedNodeAppliesNewCommandsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	noop := func(tx *Tx, cmd *Command) (any, error) { return nil, nil }
+	s, _ := New(Config{DataDir: dir, NodeID: "n1"})
+	s.Register("old.cmd", 1, noop)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.announcedSelf() {
+		if time.Now().After(deadline) {
+			t.Fatal("no announcement")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Close()
+
+	s, _ = New(Config{DataDir: dir, NodeID: "n1"})
+	s.Register("old.cmd", 1, noop)
+	s.Register("new.cmd", 1, noop)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cmd, _ := NewCommand("new.cmd", 1, map[string]int{})
+	if _, err := s.Apply(context.Background(), cmd); err != nil {
+		t.Fatalf("new command right after the upgrade: %v", err)
+	}
+}
+
+func (s *Store) announcedSelf() bool {
+	s.nodesMu.RLock()
+	defer s.nodesMu.RUnlock()
+	n, ok := s.nodes[s.cfg.NodeID]
+	return ok && len(n.Commands) > 0
+}

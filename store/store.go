@@ -530,6 +530,12 @@ func (s *Store) nodesLacking(typ string, version int) []string {
 	defer s.nodesMu.RUnlock()
 	var missing []string
 	for _, srv := range cf.Configuration().Servers {
+		if string(srv.ID) == s.cfg.NodeID {
+			// This node has the handler (checked by the caller), even if
+			// its announcement of the new binary's commands is not applied
+			// yet (the first commands after an upgrade, e.g. --demo).
+			continue
+		}
 		n, ok := s.nodes[string(srv.ID)]
 		if !ok || len(n.Commands) == 0 {
 			continue // not announced yet: nothing known against it
