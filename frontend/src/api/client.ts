@@ -25,6 +25,8 @@ export class ApiError extends Error {
 }
 
 export interface Page<T> {
+  /** true when the server stopped counting at `total` (very large lists) */
+  total_capped?: boolean
   items: T[]
   total: number
 }
