@@ -10,6 +10,7 @@ const en: Shape<typeof zh> = {
     county: 'Demo County',
   },
   common: {
+    totalCapped: 'More than {n} results; only the first {n} are counted. Narrow the filters.',
     ok: 'OK',
     cancel: 'Cancel',
     save: 'Save',

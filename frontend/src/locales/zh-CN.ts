@@ -7,6 +7,7 @@ export default {
     county: '示范县',
   },
   common: {
+    totalCapped: '结果超过 {n} 条，只计前 {n} 条；请缩小筛选范围',
     ok: '确定',
     cancel: '取消',
     save: '保存',
