@@ -45,7 +45,8 @@ type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// BenchmarkIndexCorpus indexes the first 400 corpus documents per iteration.
+// BenchmarkIndexCorpus indexes the first 400 corpus documents per iteration
+// (YIWANG_BENCH_DOCS: another number; YIWANG_BULK_WRITERS: batches in flight).
 //
 //	go test -run XXX -bench IndexCorpus -benchtime 1x ./search/
 func BenchmarkIndexCorpus(b *testing.B) {
@@ -63,6 +64,10 @@ func BenchmarkIndexCorpus(b *testing.B) {
 	size := 0
 	for _, d := range docs {
 		size += d.Size
+	}
+	if w, _ := strconv.Atoi(os.Getenv("YIWANG_BULK_WRITERS")); w > 0 {
+		defer func(old int) { bulkWriters = old }(bulkWriters)
+		bulkWriters = w
 	}
 	segmenter()
 	b.SetBytes(int64(size))
