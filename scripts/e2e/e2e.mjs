@@ -22,6 +22,8 @@
 //   E2E_MIN_ALARMS     the screen's alarm feed must list at least this many
 //   E2E_DUTY=1         check the duty pages (roster, handovers, messages) and
 //                      send a message from the messages page
+//   E2E_KB=1           import a small document through the API (needs kb.write),
+//                      find it on the knowledge search page and open the reader
 //   CHROMIUM           browser path (default /usr/bin/chromium)
 import { chromium } from 'playwright-core'
 import { execSync } from 'node:child_process'
@@ -244,6 +246,47 @@ try {
       check('new indicator shows on /screen', shown)
     } catch (e) {
       check('indicator created from the configuration page', false, String(e))
+    }
+  }
+  // Knowledge base: import one document over the API, find it, read it.
+  if (process.env.E2E_KB === '1') {
+    const stamp = Date.now()
+    const text = `关于开展知识库联调演练的通知\n第一条 为检验知识库检索，制定本通知（${stamp}）。\n第二条 联调演练由值班室组织，各部门配合。\n`
+    const imp = await page.evaluate(async (t) => {
+      const fd = new FormData()
+      fd.append('file', new Blob([t], { type: 'text/plain' }), 'e2e-kb.txt')
+      const r = await fetch('/api/v1/kb/import', { method: 'POST', body: fd, headers: { Authorization: 'Bearer ' + localStorage.getItem('yw_token') } })
+      return { status: r.status, body: await r.json() }
+    }, text)
+    const docId = imp.body.id || imp.body.duplicate_of
+    check('kb: document imported over the API', imp.status === 201 && !!docId, JSON.stringify(imp))
+    // The index follows the store asynchronously: wait until it is searchable.
+    const q = '联调演练'
+    const t0 = Date.now()
+    let found = false
+    while (!found && Date.now() - t0 < 15000) {
+      found = await page.evaluate(async ([q, id]) => {
+        const r = await fetch('/api/v1/kb/search?facets=none&limit=50&q=' + encodeURIComponent(q), { headers: { Authorization: 'Bearer ' + localStorage.getItem('yw_token') } })
+        return (await r.json()).hits.some((h) => h.id === id)
+      }, [q, docId])
+      if (!found) await page.waitForTimeout(200)
+    }
+    check('kb: imported document is searchable', found, `${Date.now() - t0} ms`)
+    await page.goto(base + '/kb/search?q=' + encodeURIComponent(q), { waitUntil: 'domcontentloaded' })
+    const hit = await page.waitForSelector('[data-testid=kb-hit] mark', { timeout: 10000 }).then(() => true).catch(() => false)
+    check('kb: search page shows a highlighted hit', hit)
+    await page.screenshot({ path: join(out, '09-kb-search.png') })
+    try {
+      await page.click(`[data-testid=kb-hit] a[href*="${docId}"]`)
+      await page.waitForSelector('[data-testid=kb-doc-title]', { timeout: 10000 })
+      const arts = await page.locator('[data-testid=kb-article-nav] a').count()
+      check('kb: reader opens with the article list', arts >= 2, `${arts} articles`)
+      await page.goto(`${base}/kb/reader?id=${docId}&art=art-2`, { waitUntil: 'domcontentloaded' })
+      const deep = await page.waitForSelector('#kb-art-2.on', { timeout: 10000 }).then(() => true).catch(() => false)
+      check('kb: deep link marks 第二条', deep)
+      await page.screenshot({ path: join(out, '09-kb-reader.png') })
+    } catch (e) {
+      check('kb: reader opens with the article list', false, String(e))
     }
   }
   check('no uncaught page errors', page.errors.length === 0, page.errors.join(' | '))

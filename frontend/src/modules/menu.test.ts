@@ -26,7 +26,7 @@ describe('buildMenu', () => {
 
   it('a department handler sees only the workbench, cases and the knowledge base', () => {
     const keys = menuKeys(buildMenu(groups, ['case.read', 'case.handle', 'kb.read']))
-    expect(keys).toEqual(['home', 'cases', 'case-list', 'cases-overdue', 'cases-evaluation', 'kb', 'kb-documents'])
+    expect(keys).toEqual(['home', 'cases', 'case-list', 'cases-overdue', 'cases-evaluation', 'kb', 'kb-search', 'kb-documents'])
     expect(keys).not.toContain('screen-link')
     expect(keys).not.toContain('system')
   })

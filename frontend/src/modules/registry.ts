@@ -29,22 +29,25 @@ export const groups: GroupDef[] = [
         permission: 'case.read',
         list: {
           endpoint: '/api/v1/cases',
+          rowLink: '/cases/detail?id={id}',
           columns: [
-            { prop: 'code', label: 'fields.code', width: 170 },
-            { prop: 'title', label: 'fields.title', minWidth: 220 },
-            { prop: 'category_name', label: 'fields.category', width: 140 },
-            { prop: 'status', label: 'fields.status', width: 100, kind: 'tag' },
-            { prop: 'department_name', label: 'fields.department', width: 140 },
-            { prop: 'grid_name', label: 'fields.grid', width: 140 },
-            { prop: 'deadline', label: 'fields.deadline', width: 170, kind: datetime },
-            { prop: 'created_at', label: 'fields.createdAt', width: 170, kind: datetime },
+            { prop: 'id', label: 'fields.id', width: 90, sortable: true },
+            { prop: 'title', label: 'fields.title', minWidth: 240 },
+            { prop: 'category_code', label: 'fields.category', width: 110 },
+            { prop: 'state_name', label: 'fields.status', width: 100, kind: 'tag' },
+            { prop: 'remaining', label: 'cases.remaining', width: 120 },
+            { prop: 'grid_code', label: 'fields.grid', width: 150 },
+            { prop: 'created_at', label: 'fields.createdAt', width: 170, kind: datetime, sortable: true },
           ],
           filters: [
             { key: 'q', label: 'fields.keyword', kind: 'text' },
-            { key: 'status', label: 'fields.status', kind: 'text' },
+            { key: 'state', label: 'fields.status', kind: 'text' },
           ],
         },
       },
+      { name: 'case-detail', path: 'detail', title: 'menu.caseDetail', permission: 'case.read', hidden: true, component: () => import('@/views/cases/CaseDetail.vue') },
+      { name: 'case-intake', path: 'intake', title: 'menu.caseIntake', permission: ['case.create', 'case.assign'], component: () => import('@/views/cases/CaseIntake.vue') },
+      { name: 'case-dispatch', path: 'dispatch', title: 'menu.caseDispatch', permission: 'case.dispatch', component: () => import('@/views/cases/DispatchBoard.vue') },
       {
         name: 'cases-overdue',
         path: 'overdue',
@@ -52,12 +55,13 @@ export const groups: GroupDef[] = [
         permission: 'case.read',
         list: {
           endpoint: '/api/v1/cases/overdue',
+          rowLink: '/cases/detail?id={id}',
           columns: [
-            { prop: 'code', label: 'fields.code', width: 170 },
-            { prop: 'title', label: 'fields.title', minWidth: 220 },
-            { prop: 'department_name', label: 'fields.department', width: 160 },
-            { prop: 'deadline', label: 'fields.deadline', width: 170, kind: datetime },
-            { prop: 'level', label: 'fields.level', width: 100, kind: 'tag' },
+            { prop: 'id', label: 'fields.id', width: 90 },
+            { prop: 'title', label: 'fields.title', minWidth: 240 },
+            { prop: 'state_name', label: 'fields.status', width: 100, kind: 'tag' },
+            { prop: 'stage_deadline', label: 'fields.deadline', width: 170, kind: datetime },
+            { prop: 'remaining', label: 'cases.remaining', width: 120 },
           ],
         },
       },
@@ -76,67 +80,10 @@ export const groups: GroupDef[] = [
     icon: 'Cpu',
     path: '/iot',
     pages: [
-      {
-        name: 'devices',
-        path: 'devices',
-        title: 'menu.devices',
-        permission: 'iot.read',
-        list: {
-          endpoint: '/api/v1/devices',
-          columns: [
-            { prop: 'id', label: 'fields.id', width: 180 },
-            { prop: 'name', label: 'fields.name', minWidth: 180 },
-            { prop: 'type', label: 'fields.type', width: 130 },
-            { prop: 'status', label: 'fields.status', width: 100, kind: 'tag' },
-            { prop: 'grid_name', label: 'fields.grid', width: 150 },
-            { prop: 'last_seen', label: 'fields.lastSeen', width: 170, kind: datetime },
-          ],
-          filters: [
-            { key: 'q', label: 'fields.keyword', kind: 'text' },
-            {
-              key: 'status',
-              label: 'fields.status',
-              kind: 'select',
-              options: [
-                { value: 'online', label: 'screen.online' },
-                { value: 'offline', label: 'screen.offline' },
-              ],
-            },
-          ],
-        },
-      },
-      {
-        name: 'alarms',
-        path: 'alarms',
-        title: 'menu.alarms',
-        permission: 'iot.read',
-        list: {
-          endpoint: '/api/v1/alarms',
-          columns: [
-            { prop: 'severity', label: 'fields.severity', width: 100, kind: 'tag' },
-            { prop: 'title', label: 'fields.title', minWidth: 220 },
-            { prop: 'device_name', label: 'fields.device', width: 160 },
-            { prop: 'state', label: 'fields.status', width: 110, kind: 'tag' },
-            { prop: 'raised_at', label: 'fields.time', width: 170, kind: datetime },
-          ],
-        },
-      },
-      {
-        name: 'rules',
-        path: 'rules',
-        title: 'menu.rules',
-        permission: ['iot.write', 'iot.rules'],
-        list: {
-          endpoint: '/api/v1/alarm-rules',
-          columns: [
-            { prop: 'name', label: 'fields.name', minWidth: 180 },
-            { prop: 'metric', label: 'fields.metric', width: 140 },
-            { prop: 'condition', label: 'fields.condition', minWidth: 180 },
-            { prop: 'severity', label: 'fields.severity', width: 100, kind: 'tag' },
-            { prop: 'enabled', label: 'fields.enabled', width: 90, kind: 'bool' },
-          ],
-        },
-      },
+      { name: 'devices', path: 'devices', title: 'menu.devices', permission: 'iot.read', component: () => import('@/views/iot/Devices.vue') },
+      { name: 'device-detail', path: 'device', title: 'iot.deviceDetail', permission: 'iot.read', hidden: true, component: () => import('@/views/iot/DeviceDetail.vue') },
+      { name: 'alarms', path: 'alarms', title: 'menu.alarms', permission: 'iot.read', component: () => import('@/views/iot/Alarms.vue') },
+      { name: 'rules', path: 'rules', title: 'menu.rules', permission: ['iot.write', 'iot.rules'], component: () => import('@/views/iot/Rules.vue') },
     ],
   },
   {
@@ -216,6 +163,7 @@ export const groups: GroupDef[] = [
     icon: 'Reading',
     path: '/kb',
     pages: [
+      { name: 'kb-search', path: 'search', title: 'menu.kbSearch', permission: 'kb.read', component: () => import('@/views/kb/Search.vue') },
       {
         name: 'kb-documents',
         path: '',
@@ -233,6 +181,9 @@ export const groups: GroupDef[] = [
           filters: [{ key: 'q', label: 'fields.keyword', kind: 'text' }],
         },
       },
+      { name: 'kb-reader', path: 'reader', title: 'menu.kbReader', permission: 'kb.read', hidden: true, component: () => import('@/views/kb/Reader.vue') },
+      { name: 'kb-import', path: 'import', title: 'menu.kbImport', permission: 'kb.write', component: () => import('@/views/kb/Import.vue') },
+      { name: 'kb-synonyms', path: 'synonyms', title: 'menu.kbSynonyms', permission: 'kb.write', component: () => import('@/views/kb/Synonyms.vue') },
     ],
   },
   {

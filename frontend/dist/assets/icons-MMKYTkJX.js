@@ -1,1 +1,0 @@
-import{A as e,E as t,L as n,M as r,P as i,R as a,h as o,s,x as c}from"./icon-BFdCPlPE.js";var l={Calendar:s,Cpu:o,HomeFilled:c,Monitor:t,OfficeBuilding:e,Reading:r,Setting:i,Tickets:n,TrendCharts:a};export{l as t};

@@ -1,1 +1,0 @@
-import{Vt as e}from"./use-global-config-ByssEEM3.js";var t=t=>[``,...e].includes(t);export{t};

@@ -1,0 +1,1 @@
+import{qt as e}from"./use-global-config-XsKajSLc.js";var t=t=>[``,...e].includes(t);export{t};
