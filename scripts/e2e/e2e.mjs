@@ -41,13 +41,13 @@ const liveTimeout = Number(process.env.E2E_LIVE_TIMEOUT_MS || 2000)
 // What each built-in role must and must not see, from the role matrix in
 // app/httpapi/perms.go (menu keys are the data-menu attributes).
 const ROLE_MENU = {
-  admin: { must: ['roster', 'screen-link', 'case-list', 'devices', 'rules', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users', 'audit', 'indicators'], not: [] },
-  commander: { must: ['roster', 'screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-documents', 'departments', 'users'], not: ['audit', 'rules', 'indicators'] },
-  operator: { must: ['roster', 'screen-link', 'case-list', 'devices', 'alarms', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
-  handler: { must: ['roster', 'case-list', 'devices', 'project-list', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
-  grid_worker: { must: ['roster', 'case-list', 'kb-documents', 'departments'], not: ['audit', 'rules', 'users', 'indicators'] },
+  admin: { must: ['roster', 'screen-link', 'case-list', 'devices', 'rules', 'project-list', 'enterprises', 'kb-search', 'kb-documents', 'departments', 'users', 'audit', 'indicators'], not: [] },
+  commander: { must: ['roster', 'screen-link', 'case-list', 'devices', 'project-list', 'enterprises', 'kb-search', 'kb-documents', 'departments', 'users'], not: ['audit', 'rules', 'indicators'] },
+  operator: { must: ['roster', 'screen-link', 'case-list', 'devices', 'alarms', 'kb-search', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  handler: { must: ['roster', 'case-list', 'devices', 'project-list', 'kb-search', 'kb-documents', 'users'], not: ['audit', 'rules', 'indicators'] },
+  grid_worker: { must: ['roster', 'case-list', 'kb-search', 'kb-documents', 'departments'], not: ['audit', 'rules', 'users', 'indicators'] },
   leader: { must: ['roster', 'screen-link', 'case-list', 'project-list', 'users'], not: ['audit', 'rules', 'indicators'] },
-  viewer: { must: ['roster', 'screen-link', 'case-list', 'project-list', 'enterprises', 'kb-documents'], not: ['audit', 'rules', 'users', 'indicators'] },
+  viewer: { must: ['roster', 'screen-link', 'case-list', 'project-list', 'enterprises', 'kb-search', 'kb-documents'], not: ['audit', 'rules', 'users', 'indicators'] },
 }
 
 const results = []
