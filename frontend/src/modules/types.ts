@@ -34,6 +34,8 @@ export interface ListConfig {
   pageSize?: number
   /** Default sort, e.g. "-created_at" (omit to use the server's default). */
   sort?: string
+  /** Open this route when a row is clicked; {prop} is replaced by the row's value, e.g. '/cases/detail?id={id}'. */
+  rowLink?: string
 }
 
 export interface PageDef {
