@@ -75,6 +75,7 @@ const en: Shape<typeof zh> = {
     caseEvaluation: 'Evaluation',
     iot: 'Sensors',
     devices: 'Devices',
+    deviceMap: 'Device map',
     alarms: 'Alarms',
     rules: 'Alarm rules',
     projects: 'Major projects',
@@ -602,6 +603,7 @@ const en: Shape<typeof zh> = {
     relatedEmpty: 'No related policies',
   },
   iot: {
+    mapNote: '{n} devices; {unplaced} without lat/lng are not on the map. Click a device to open it.',
     deviceDetail: 'Device',
     noDevice: 'No device given',
     registry: 'Registry',

@@ -72,6 +72,7 @@ export default {
     caseEvaluation: '综合评价',
     iot: '物联感知',
     devices: '设备',
+    deviceMap: '设备地图',
     alarms: '告警',
     rules: '告警规则',
     projects: '重大项目',
@@ -599,6 +600,7 @@ export default {
     relatedEmpty: '暂无相关政策',
   },
   iot: {
+    mapNote: '共 {n} 台设备，{unplaced} 台未登记经纬度不在图上；点击设备查看详情',
     deviceDetail: '设备详情',
     noDevice: '未指定设备',
     registry: '登记信息',
