@@ -45,7 +45,7 @@ try {
   const target = await page.evaluate(async () => {
     const r = await fetch('/api/v1/cases?queue=dispatch&limit=100', { headers: { Authorization: 'Bearer ' + localStorage.getItem('yw_token') } })
     const p = await r.json()
-    return (p.items || []).find((c) => (c.allowed || []).includes('register'))?.id
+    return (p.items || []).find((c) => c.category_code && c.grid_code && (c.allowed || []).includes('register'))?.id
   })
   check('dispatch queue has a case to register', !!target, String(target))
   if (target) {
@@ -62,6 +62,8 @@ try {
     check('register moves the case on', after.trim() !== before.trim(), `${before.trim()} → ${after.trim()} in ${Date.now() - t0} ms`)
     const notes = await page.textContent('[data-testid=case-timeline]')
     check('timeline shows the note', notes.includes('e2e 立案'))
+    const map = await page.waitForSelector('[data-testid=case-map] canvas', { timeout: 5000 }).catch(() => null)
+    check('detail draws the grid map', !!map)
     if (process.env.E2E_SHOT) await page.screenshot({ path: process.env.E2E_SHOT, fullPage: true })
   }
 

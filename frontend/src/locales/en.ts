@@ -419,6 +419,7 @@ const en: Shape<typeof zh> = {
     done: '{action}: done',
     needReason: 'A reason is required',
     needDept: 'Choose a department',
+    needCategory: 'Choose a category',
     needScore: 'Give a score from 1 to 5',
     needExtension: 'Enter how much more time',
     needTarget: 'Enter the target case number',

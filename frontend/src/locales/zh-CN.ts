@@ -416,6 +416,7 @@ export default {
     done: '已{action}',
     needReason: '请填写原因',
     needDept: '请选择部门',
+    needCategory: '请选择类别',
     needScore: '请给出 1–5 分',
     needExtension: '请填写延期时长',
     needTarget: '请填写目标案件号',

@@ -22,6 +22,8 @@ describe('case action forms', () => {
     expect(validateAction('reassign', f)).toBe('')
     expect(validateAction('dispatch', emptyForm())).toBe('')
     expect(validateAction('merge', emptyForm())).toBe('cases.needTarget')
+    expect(validateAction('register', emptyForm())).toBe('cases.needCategory')
+    expect(validateAction('register', { ...emptyForm(), category_code: 'C0101' })).toBe('')
   })
 
   it('sends only the fields an action uses', () => {

@@ -79,6 +79,7 @@ export function validateAction(action: string, f: ActionForm): string {
   const s = specOf(action)
   if (s.reason && !f.reason.trim()) return 'cases.needReason'
   if (s.dept === 'required' && !f.dept_id) return 'cases.needDept'
+  if (s.category && !f.category_code) return 'cases.needCategory'
   if (s.score && !(f.score >= 1 && f.score <= 5)) return 'cases.needScore'
   if (s.extension && !(f.ext_value > 0)) return 'cases.needExtension'
   if (s.target && !f.target_id) return 'cases.needTarget'

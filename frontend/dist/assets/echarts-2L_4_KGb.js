@@ -1,1 +1,0 @@
-import{a as e,c as t,i as n,l as r,n as i,p as a,s as o,t as s}from"./echarts-C9XSdKXf.js";a([r,o,t,e,i,n,s]);

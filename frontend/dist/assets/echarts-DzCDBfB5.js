@@ -1,0 +1,1 @@
+import{a as e,c as t,h as n,i as r,l as i,n as a,s as o,t as s}from"./echarts-BWHWr0iI.js";n([i,o,t,e,a,r,s]);
