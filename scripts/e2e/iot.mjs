@@ -119,6 +119,12 @@ try {
     check('alarm acknowledged from the page', gone)
   }
   await page.screenshot({ path: join(out, 'alarms.png'), fullPage: true })
+  // Device map: the grids and device points are drawn.
+  await page.goto(base + '/iot/map', { waitUntil: 'domcontentloaded' })
+  const map = await page.waitForSelector('[data-testid=device-map] canvas', { timeout: 10000 }).then(() => true).catch(() => false)
+  check('device map is drawn', map)
+  await page.waitForTimeout(500)
+  await page.screenshot({ path: join(out, 'device-map.png') })
 } catch (e) {
   check('no exception', false, String(e))
 } finally {

@@ -39,7 +39,7 @@ describe('buildMenu', () => {
     expect(keys).not.toContain('rules')
     expect(keys).not.toContain('system')
     const iot = menu.find((m) => m.key === 'iot')!
-    expect(iot.children!.map((c) => c.path)).toEqual(['/iot/devices', '/iot/alarms'])
+    expect(iot.children!.map((c) => c.path)).toEqual(['/iot/devices', '/iot/map', '/iot/alarms'])
   })
 
   it('drops a group when no page is allowed and keeps order', () => {

@@ -81,6 +81,7 @@ export const groups: GroupDef[] = [
     path: '/iot',
     pages: [
       { name: 'devices', path: 'devices', title: 'menu.devices', permission: 'iot.read', component: () => import('@/views/iot/Devices.vue') },
+      { name: 'device-map', path: 'map', title: 'menu.deviceMap', permission: 'iot.read', component: () => import('@/views/iot/DeviceMap.vue') },
       { name: 'device-detail', path: 'device', title: 'iot.deviceDetail', permission: 'iot.read', hidden: true, component: () => import('@/views/iot/DeviceDetail.vue') },
       { name: 'alarms', path: 'alarms', title: 'menu.alarms', permission: 'iot.read', component: () => import('@/views/iot/Alarms.vue') },
       { name: 'rules', path: 'rules', title: 'menu.rules', permission: ['iot.write', 'iot.rules'], component: () => import('@/views/iot/Rules.vue') },

@@ -101,3 +101,19 @@ describe('commands and events', () => {
     expect(isAlarmEvent('telemetry.latest')).toBe(false)
   })
 })
+
+import { mapPoints } from './model'
+describe('mapPoints', () => {
+  it('groups placed devices by status and counts the others', () => {
+    const r = mapPoints([
+      { id: 'a', name: 'A', status: 'online', lat: 30.1, lng: 120.2 },
+      { id: 'b', name: 'B', status: 'offline', lat: 30.2, lng: 120.3 },
+      { id: 'c', name: 'C', status: 'online', lat: 30.3, lng: 120.4 },
+      { id: 'd', name: 'D', status: 'online' },
+      { id: 'e', name: 'E', status: 'fault', lat: null, lng: null },
+    ])
+    expect(r.byStatus.online).toEqual([[120.2, 30.1, 'a', 'A'], [120.4, 30.3, 'c', 'C']])
+    expect(r.byStatus.offline).toHaveLength(1)
+    expect(r.unplaced).toBe(2)
+  })
+})

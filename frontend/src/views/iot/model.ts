@@ -200,3 +200,21 @@ export function commandFinal(state: string): boolean {
 export function isAlarmEvent(type: string): boolean {
   return type.startsWith('alarm.')
 }
+
+// ---- device map ----
+
+export interface MapDevice { id: string; name: string; status: string; lat?: number | null; lng?: number | null }
+
+/** Scatter data per status ([lng, lat, id, name]); devices without a position are counted apart. */
+export function mapPoints(devices: MapDevice[]): { byStatus: Record<string, [number, number, string, string][]>; unplaced: number } {
+  const byStatus: Record<string, [number, number, string, string][]> = {}
+  let unplaced = 0
+  for (const d of devices) {
+    if (typeof d.lat !== 'number' || typeof d.lng !== 'number') {
+      unplaced++
+      continue
+    }
+    ;(byStatus[d.status] ??= []).push([d.lng, d.lat, d.id, d.name])
+  }
+  return { byStatus, unplaced }
+}
