@@ -169,7 +169,7 @@ type NumberQuery struct {
 	Rest string // the query with the number removed
 }
 
-var partialRe = regexp.MustCompile(`([\p{Han}]{0,10}?)\s*(?:` + openBr + `?\s*([12][0-9]{3})\s*(?:` + closeBr + `|年)?)?\s*第?\s*([0-9]{1,5})\s*号文?(?:件)?`)
+var partialRe = regexp.MustCompile(`([\p{Han}]{0,14}?)\s*(?:` + openBr + `?\s*([12][0-9]{3})\s*(?:` + closeBr + `|年)?)?\s*第?\s*([0-9]{1,5})\s*号文?(?:件)?`)
 
 // ParseNumberQuery finds a (partial) document number in a query.
 func ParseNumberQuery(q string) (NumberQuery, bool) {

@@ -44,6 +44,7 @@ func TestNumberQuery(t *testing.T) {
 		{"国办发39号", "国办发", 0, 39},
 		{"国办发〔2017〕39号", "国办发", 2017, 39},
 		{"国办发2017年39号", "国办发", 2017, 39},
+		{"国家市场监督管理总局令第52号", "国家市场监督管理总局令", 0, 52}, // an 11-character code, as the parser stores it
 	}
 	for _, c := range cases {
 		q, ok := ParseNumberQuery(c.in)
