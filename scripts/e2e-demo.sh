@@ -51,7 +51,14 @@ else
   echo "e2e: SKIP live MQTT check (no mosquitto_pub)"
 fi
 export E2E_DUTY=1
+export E2E_KB=1
 # The demo county starts with a few sensors past their alarm rules.
 export E2E_MIN_ALARMS=${E2E_MIN_ALARMS:-1}
 scripts/e2e/run.sh "$base" "${admin%%:*}" "${admin#*:}"
+# Module pages: an operator works a case (list → detail → register, intake
+# form); an admin follows a device live (detail, chart, malformed count,
+# secret rotation, rule errors, alarm acknowledge, map).
+operator=$(pw_of operator)
+(cd scripts/e2e && E2E_BASE_URL="$base" E2E_USER="${operator%%:*}" E2E_PASS="${operator#*:}" node cases.mjs)
+(cd scripts/e2e && E2E_BASE_URL="$base" E2E_USER="${admin%%:*}" E2E_PASS="${admin#*:}" E2E_MQTT="127.0.0.1:$MQTT_PORT" node iot.mjs)
 echo "e2e: screenshots saved in $E2E_OUT"
