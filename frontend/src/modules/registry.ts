@@ -292,6 +292,7 @@ export const groups: GroupDef[] = [
         permission: 'system.admin',
         component: () => import('@/views/Operations.vue'),
       },
+      { name: 'plugins', path: 'plugins', title: 'menu.plugins', permission: 'system.admin', component: () => import('@/views/plugins/Plugins.vue') },
       {
         name: 'audit',
         path: 'audit',

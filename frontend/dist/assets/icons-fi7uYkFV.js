@@ -1,1 +1,0 @@
-import{B as e,F as t,G as n,K as r,N as i,h as a,k as o,s,w as c}from"./icon-Di8an2J4.js";var l={Calendar:s,Cpu:a,HomeFilled:c,Monitor:o,OfficeBuilding:i,Reading:t,Setting:e,Tickets:n,TrendCharts:r};export{l as t};

@@ -1,5 +1,0 @@
-import{O as e,U as t,k as n,p as r}from"./use-global-config-XsKajSLc.js";import{F as i,M as a,wt as o}from"./vue-bldjMZ5Q.js";var s={prefix:Math.floor(Math.random()*1e4),current:0},c=Symbol(`elIdInjection`),l=()=>a()?i(c,s):s,u=i=>{let a=l();!n&&a===s&&t(`IdInjection`,`Looks like you are using server rendering, you must provide a id provider to ensure the hydration process to be succeed
-usage: app.provide(ID_INJECTION_KEY, {
-  prefix: number,
-  current: number,
-})`);let c=r();return e(()=>o(i)||`${c.value}-id-${a.prefix}-${a.current++}`)};export{l as n,u as t};

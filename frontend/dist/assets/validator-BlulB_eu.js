@@ -1,0 +1,1 @@
+import{en as e}from"./use-global-config-Dqa_WM9e.js";var t=t=>[``,...e].includes(t);export{t};

@@ -1,1 +1,0 @@
-import{qt as e}from"./use-global-config-XsKajSLc.js";var t=t=>[``,...e].includes(t);export{t};
