@@ -72,6 +72,7 @@ func setupBench(b *testing.B) *benchServer {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		cfg := DefaultConfig()
 		cfg.Data = dir
+		cfg.MQTT = "127.0.0.1:0"
 		// A reused directory has its demo county already; running the demo
 		// again right at start can race the node's announcement of commands
 		// added since (store: "not known to node(s) ... yet").

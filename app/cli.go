@@ -190,6 +190,7 @@ func (c *cli) openOffline(ctx context.Context, data string) (*App, error) {
 	cfg := DefaultConfig()
 	cfg.Data = data
 	cfg.NodeID = c.nodeID // --node-id: a data dir prepared offline keeps the name serve will use
+	cfg.MQTT = "-"        // offline commands run no broker
 	if _, err := os.Stat(data); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", data, err)
 	}

@@ -147,10 +147,7 @@ func TestKBCLIOfflineReindex(t *testing.T) {
 		}
 		cfg := DefaultConfig()
 		cfg.Data = data
-		// As with `yiwang serve --http ADDR`. (With the default address the
-		// offline session below announces nothing, its raft log ends with
-		// the leader's no-op, and the next start waits 60 s for an entry
-		// the FSM never sees: a store issue, reported.)
+		// As with `yiwang serve --http ADDR`.
 		cfg.HTTP = ln.Addr().String()
 		cfg.MQTT = "127.0.0.1:0"
 		a, err := New(cfg, Options{Logf: t.Logf, Out: &bytes.Buffer{}, Listener: ln})

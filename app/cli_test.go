@@ -106,6 +106,7 @@ func TestOfflineCommands(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	cfg := DefaultConfig()
 	cfg.Data = restored
+	cfg.MQTT = "127.0.0.1:0"
 	a, err := New(cfg, Options{Logf: t.Logf, Listener: ln})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +144,7 @@ func TestServeDemoIdempotent(t *testing.T) {
 		var out, errb bytes.Buffer
 		c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, ctx: ctx}
 		done := make(chan int)
-		go func() { done <- c.run([]string{"serve", "--data", data, "--demo", "--http", "127.0.0.1:0"}) }()
+		go func() { done <- c.run([]string{"serve", "--data", data, "--demo", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}) }()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			if _, _, ok := server(data); ok {
@@ -169,6 +170,7 @@ func TestServeDemoIdempotent(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Data = data
+	cfg.MQTT = "127.0.0.1:0"
 	a, err := New(cfg, Options{Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)

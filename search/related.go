@@ -61,10 +61,16 @@ func (ix *Index) keyTerms(idx bleve.Index, text string, n int) []KeyTerm {
 		tf[term]++
 	})
 	total := ix.sectionCount(idx)
+	minDF := relatedMinDF
+	if total < relatedMinDFSections {
+		// In a small knowledge base (a county that has imported a few
+		// dozen documents) every term is rare: the cut would leave nothing.
+		minDF = 1
+	}
 	var out []KeyTerm
 	for t, c := range tf {
 		df := ix.docFreq(idx, t)
-		if df < relatedMinDF {
+		if df < minDF {
 			// unknown to the index, or so rare in it (a company's trade,
 			// 心肌梗死, 传媒) that it is incidental to the case rather than
 			// a sign of the law that applies
@@ -332,6 +338,9 @@ var (
 	relatedPrior         = 1.0
 	relatedTitleWeight   = 0.0
 	relatedMinDF         = 3
+	// relatedMinDFSections is the index size (sections) from which
+	// relatedMinDF applies.
+	relatedMinDFSections = 5000
 	relatedTerms         = 24
 )
 
