@@ -29,21 +29,30 @@ export function newApprovalForm(ins: Inspection): ApprovalForm {
   return { hosts, allowUnsigned: false }
 }
 
-/** Whether the form lets the install go ahead (unsigned needs the override). */
-export function canInstall(ins: Inspection, f: ApprovalForm): boolean {
-  return ins.signed || f.allowUnsigned
+/**
+ * Whether the package's signer is a trusted key (GET /api/v1/plugin-keys).
+ * An unsigned package, or one signed by a key the county has not trusted,
+ * installs only with the explicit unsigned override.
+ */
+export function isTrusted(ins: Inspection, trustedKeyIds: string[]): boolean {
+  return ins.signed && !!ins.signer_key_id && trustedKeyIds.includes(ins.signer_key_id)
+}
+
+/** Whether the form lets the install go ahead (untrusted needs the override). */
+export function canInstall(trusted: boolean, f: ApprovalForm): boolean {
+  return trusted || f.allowUnsigned
 }
 
 /**
  * The POST /api/v1/plugins body: the manifest's permissions, the ticked hosts
- * in the manifest's order, allow_unsigned only for an unsigned package.
+ * in the manifest's order, allow_unsigned only for an untrusted package.
  */
-export function buildInstallRequest(pkgBase64: string, ins: Inspection, f: ApprovalForm): InstallRequest {
+export function buildInstallRequest(pkgBase64: string, ins: Inspection, f: ApprovalForm, trusted: boolean): InstallRequest {
   const approval: Approval = { permissions: [...(ins.manifest.permissions ?? [])] }
   const hosts = (ins.manifest.hosts ?? []).filter((h) => f.hosts[h])
   if (hosts.length) approval.hosts = hosts
   if (ins.manifest.settings && Object.keys(ins.manifest.settings).length) approval.settings = { ...ins.manifest.settings }
-  if (!ins.signed && f.allowUnsigned) approval.allow_unsigned = true
+  if (!trusted && f.allowUnsigned) approval.allow_unsigned = true
   return { package: pkgBase64, approval }
 }
 
