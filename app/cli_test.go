@@ -144,7 +144,9 @@ func TestServeDemoIdempotent(t *testing.T) {
 		var out, errb bytes.Buffer
 		c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, ctx: ctx}
 		done := make(chan int)
-		go func() { done <- c.run([]string{"serve", "--data", data, "--demo", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}) }()
+		go func() {
+			done <- c.run([]string{"serve", "--data", data, "--demo", "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"})
+		}()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			if _, _, ok := server(data); ok {
