@@ -61,4 +61,13 @@ scripts/e2e/run.sh "$base" "${admin%%:*}" "${admin#*:}"
 operator=$(pw_of operator)
 (cd scripts/e2e && E2E_BASE_URL="$base" E2E_USER="${operator%%:*}" E2E_PASS="${operator#*:}" node cases.mjs)
 (cd scripts/e2e && E2E_BASE_URL="$base" E2E_USER="${admin%%:*}" E2E_PASS="${admin#*:}" E2E_MQTT="127.0.0.1:$MQTT_PORT" node iot.mjs)
+# Plugins page: the example decoder, built with the standard Go toolchain
+# and packed unsigned, installed through the console with the override.
+plug=$work/plugin
+mkdir -p "$plug"
+cp plugins/examples/decoder/plugin.json "$plug/"
+(cd plugins/examples/decoder && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$plug/plugin.wasm" .)
+"$BIN" plugin pack "$plug" >/dev/null
+ywp=$(ls "$plug"/*.ywp)
+(cd scripts/e2e && E2E_BASE_URL="$base" E2E_USER="${admin%%:*}" E2E_PASS="${admin#*:}" E2E_YWP="$ywp" node plugins.mjs)
 echo "e2e: screenshots saved in $E2E_OUT"
