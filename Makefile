@@ -24,9 +24,12 @@ lint:
 unit:
 	$(GO) test -race -short -count=1 -timeout 40m ./...
 
-## system: real processes and real clusters (store SIGKILL tests, ...), no -race.
+## system: real processes and real clusters (store SIGKILL tests, ...) and
+## the plugin end-to-end tests, no -race.
 system:
 	$(GO) test -count=1 -timeout 30m -run '^TestSystem' ./...
+	# plugin end-to-end tests compile WebAssembly (skipped by unit's -race -short)
+	$(GO) test -count=1 -timeout 15m -run '^TestPlugin' ./app/
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
