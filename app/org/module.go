@@ -126,6 +126,16 @@ func (m *Module) Authenticate(r *http.Request) (*httpapi.Principal, error) {
 		return nil, &store.Error{Code: "unauthorized", Message: "invalid token"}
 	}
 	p, err := m.principalForToken(r.Context(), tokenHash(token))
+	if err == errBadToken && !m.st.IsLeader() {
+		// A session created a moment ago through another node (login
+		// there, next request here) may not be applied on this follower
+		// yet: catch up with the leader once and look again.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		if m.st.ConsistentRead(ctx) == nil {
+			p, err = m.principalForToken(r.Context(), tokenHash(token))
+		}
+		cancel()
+	}
 	if err != nil {
 		return nil, err
 	}
