@@ -207,21 +207,31 @@ func (f *fsm) idle() bool {
 	return len(aq.q) == 0 && !aq.busy
 }
 
-// catchUpNoops moves the applied index over raft entries that carry no
-// command (the no-op a new leader appends, configuration changes). The FSM
-// never sees them, so without this a read barrier or the health "lag" would
-// wait for the next command. Raft counts an entry applied only after
-// ApplyBatch queued it; reading raft's index first and then finding the
-// queue idle proves every command up to it is in the database.
-func (s *Store) catchUpNoops() {
+// durableRaftIndex is the raft index up to which every entry is in the
+// database, counting entries that carry no command (a new leader's no-op,
+// configuration changes, barriers), which the FSM never sees. Raft counts an
+// entry applied only after ApplyBatch queued it; reading raft's index first
+// and then finding the queue idle proves every command up to it is
+// applied. It returns 0 while the applier is busy.
+func (s *Store) durableRaftIndex() uint64 {
 	if s.raft == nil || s.fsm == nil {
-		return
-	}
-	if h, _ := s.halted.Load().(string); h != "" {
-		return
+		return 0
 	}
 	x := s.raft.AppliedIndex()
 	if !s.fsm.idle() {
+		return 0
+	}
+	return x
+}
+
+// catchUpNoops moves the applied index over entries without a command, so
+// a read barrier or the health "lag" does not wait for the next write.
+func (s *Store) catchUpNoops() {
+	if h, _ := s.halted.Load().(string); h != "" {
+		return
+	}
+	x := s.durableRaftIndex()
+	if x == 0 {
 		return
 	}
 	idx := s.offset.Load() + x

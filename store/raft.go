@@ -140,14 +140,10 @@ func (s *Store) startRaft(ctx context.Context) error {
 }
 
 // replayedTo tells whether every entry up to raft index x is in the
-// database. The log may end with entries that carry no command (a leader's
-// no-op), which the FSM never sees: for those raft's own applied index
-// counts, read before finding the applier idle (see catchUpNoops).
+// database; the log may end with entries the FSM never sees (see
+// durableRaftIndex).
 func (s *Store) replayedTo(x uint64) bool {
-	if s.appliedRaft.Load() >= x {
-		return true
-	}
-	return s.raft.AppliedIndex() >= x && s.fsm.idle()
+	return s.appliedRaft.Load() >= x || s.durableRaftIndex() >= x
 }
 
 // isAlone tells whether this node is the only voter (it can replay by itself).
