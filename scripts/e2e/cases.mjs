@@ -5,6 +5,7 @@
 //   E2E_BASE_URL=http://127.0.0.1:18556 E2E_USER=operator E2E_PASS=… node scripts/e2e/cases.mjs
 // Needs a server with cases in the dispatch queue (yiwang serve --demo has some).
 import { chromium } from 'playwright-core'
+import { loginUI } from './login.mjs'
 
 const base = (process.env.E2E_BASE_URL || 'http://127.0.0.1:4173').replace(/\/$/, '')
 const user = process.env.E2E_USER || 'operator'
@@ -25,12 +26,7 @@ try {
   const page = await ctx.newPage()
   const errors = []
   page.on('pageerror', (e) => errors.push(String(e)))
-  await page.goto(base + '/login', { waitUntil: 'domcontentloaded' })
-  await page.waitForSelector('[data-testid=login-form]', { timeout: 10000 })
-  await page.fill('input[name=username]', user)
-  await page.fill('input[name=password]', pass)
-  await page.click('[data-testid=login-submit]')
-  await page.waitForSelector('[data-testid=menu]', { timeout: 10000 })
+  await loginUI(page, base, user, pass)
 
   // 1. The list's rows open the detail page.
   await page.goto(base + '/cases', { waitUntil: 'domcontentloaded' })

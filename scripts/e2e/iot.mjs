@@ -10,6 +10,7 @@
 // alarm page, and checks the rule editor shows the server's field errors.
 // Needs iot.write (admin). Exit code 1 when a check fails.
 import { chromium } from 'playwright-core'
+import { loginUI } from './login.mjs'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -52,12 +53,7 @@ check('device registered with a one-time secret', !!dev.secret, dev.id)
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] })
 const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
 try {
-  await page.goto(base + '/login', { waitUntil: 'domcontentloaded' })
-  await page.waitForSelector('[data-testid=login-form]', { timeout: 10000 })
-  await page.fill('input[name=username]', user)
-  await page.fill('input[name=password]', pass)
-  await page.click('[data-testid=login-submit]')
-  await page.waitForSelector('[data-testid=menu]', { timeout: 10000 })
+  await loginUI(page, base, user, pass)
 
   // Device list → detail.
   await page.goto(`${base}/iot/devices?q=${dev.id}`, { waitUntil: 'domcontentloaded' })

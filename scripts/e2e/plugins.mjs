@@ -12,6 +12,7 @@
 // removes the plugin. Needs system.admin. Exit code 1 when a check fails.
 // E2E_OUT=DIR also saves screenshots of the approval dialog and the logs.
 import { chromium } from 'playwright-core'
+import { loginUI } from './login.mjs'
 import { readFileSync } from 'node:fs'
 
 const base = (process.env.E2E_BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '')
@@ -35,12 +36,7 @@ readFileSync(ywp) // fail early when absent
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] })
 const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
 try {
-  await page.goto(base + '/login', { waitUntil: 'domcontentloaded' })
-  await page.waitForSelector('[data-testid=login-form]', { timeout: 10000 })
-  await page.fill('input[name=username]', user)
-  await page.fill('input[name=password]', pass)
-  await page.click('[data-testid=login-submit]')
-  await page.waitForSelector('[data-testid=menu]', { timeout: 10000 })
+  await loginUI(page, base, user, pass)
 
   await page.goto(base + '/system/plugins', { waitUntil: 'domcontentloaded' })
   await page.waitForSelector('[data-testid=plugins]', { timeout: 10000 })
