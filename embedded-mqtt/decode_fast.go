@@ -26,8 +26,8 @@ func fastDecode(device string, p []byte, received time.Time) ([]Reading, bool) {
 	if !d.object(func(key string, raw []byte, isObj bool) bool {
 		switch {
 		case key == "ts" && !isObj:
-			if tsRaw != nil {
-				return false
+			if tsRaw != nil || len(raw) > 0 && raw[0] != '"' && !isNumber(raw) {
+				return false // a bare ts must be a JSON number (1000000000. is not)
 			}
 			tsRaw = raw
 			return true
