@@ -19,6 +19,9 @@ const (
 	AnalyzerBigram      = "yw_bigram"       // folded text → CJK bigrams (+ single-char runs), alnum words
 	AnalyzerBigramTitle = "yw_bigram_title" // same, plus every CJK unigram (short fields)
 	AnalyzerWord        = "yw_word"         // folded text → gse words, sequential positions
+	// AnalyzerBigramFolded is yw_bigram for text the caller has already
+	// folded (the body: see foldBody), so the costly Fold runs once.
+	AnalyzerBigramFolded = "yw_bigram_folded"
 )
 
 var t2s = func() map[rune]rune {
@@ -150,10 +153,13 @@ func phraseTerms(folded string) []string {
 	return terms
 }
 
-type bigramAnalyzer struct{ unigrams bool }
+type bigramAnalyzer struct{ unigrams, folded bool }
 
 func (a bigramAnalyzer) Analyze(in []byte) analysis.TokenStream {
-	text := Fold(string(in))
+	text := string(in)
+	if !a.folded {
+		text = Fold(text)
+	}
 	tb := []byte(text)
 	var ta tokenArena
 	ts := make(analysis.TokenStream, 0, len(text)/3+1)
@@ -261,6 +267,9 @@ func init() {
 	}))
 	must(registry.RegisterAnalyzer(AnalyzerBigramTitle, func(map[string]interface{}, *registry.Cache) (analysis.Analyzer, error) {
 		return bigramAnalyzer{unigrams: true}, nil
+	}))
+	must(registry.RegisterAnalyzer(AnalyzerBigramFolded, func(map[string]interface{}, *registry.Cache) (analysis.Analyzer, error) {
+		return bigramAnalyzer{folded: true}, nil
 	}))
 	must(registry.RegisterAnalyzer(AnalyzerWord, func(map[string]interface{}, *registry.Cache) (analysis.Analyzer, error) {
 		return wordAnalyzer{}, nil

@@ -81,7 +81,7 @@ func BenchmarkIndexCorpus(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bw := ix.NewBulk(100)
+		bw := ix.NewBulk(400)
 		for _, d := range docs {
 			bw.Add(d.Doc)
 		}

@@ -78,7 +78,8 @@ func corpusIndex(t *testing.T) (*Index, []CorpusDoc) {
 }
 
 func importAll(ix *Index, docs []CorpusDoc) error {
-	bw := ix.NewBulk(100)
+	bw := ix.NewBulk(400)
+	defer bw.Flush()
 	for _, d := range docs {
 		if err := bw.Add(d.Doc); err != nil {
 			return err

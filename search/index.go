@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const (
 
 // schemaVersion changes whenever the mapping or an analyzer changes; an
 // index with another version must be rebuilt.
-const schemaVersion = "yw-search-3"
+const schemaVersion = "yw-search-4"
 
 var (
 	keyWatermark = []byte("yw_watermark")
@@ -85,6 +86,9 @@ func newMapping() *mapping.IndexMappingImpl {
 	im.DocValuesDynamic = false
 	dm := bleve.NewDocumentMapping()
 	dm.Dynamic = false
+	// no _all composite field: every query names its field, and building
+	// an empty composite per document still costs ~7 % of indexing
+	dm.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 
 	text := func(analyzer string, store, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
@@ -121,7 +125,8 @@ func newMapping() *mapping.IndexMappingImpl {
 	dm.AddFieldMappingsAt("title", text(AnalyzerBigramTitle, true, true))
 	dm.AddFieldMappingsAt("title_w", text(AnalyzerWord, false, false))
 	dm.AddFieldMappingsAt("title_key", kw(false, false))
-	dm.AddFieldMappingsAt("body", text(AnalyzerBigram, false, true))
+	dm.AddFieldMappingsAt("body", text(AnalyzerBigramFolded, false, true))
+	dm.AddFieldMappingsAt("sec_off", storeOnly())
 	dm.AddFieldMappingsAt("number", kw(true, false))
 	dm.AddFieldMappingsAt("num_code", kw(false, false))
 	dm.AddFieldMappingsAt("num_year", kw(false, false))
@@ -138,7 +143,6 @@ func newMapping() *mapping.IndexMappingImpl {
 	dm.AddFieldMappingsAt("doc_id", kw(true, false))
 	dm.AddFieldMappingsAt("label", storeOnly())
 	dm.AddFieldMappingsAt("anchor", storeOnly())
-	dm.AddFieldMappingsAt("text_w", text(AnalyzerWord, false, false))
 	im.DefaultMapping = dm
 	return im
 }
@@ -234,6 +238,7 @@ func (ix *Index) Count() (int, error) {
 // articles, a run of paragraphs.
 type section struct {
 	id, anchor, label, text string
+	start                   int // byte offset in the document's text
 }
 
 const sectionTarget = 600 // bytes per paragraph section (~200 characters)
@@ -245,7 +250,7 @@ func sectionsOf(d *Doc) []section {
 	}
 	var out []section
 	seen := map[string]int{}
-	add := func(anchor, label, text string) {
+	add := func(anchor, label, text string, start int) {
 		if strings.TrimSpace(text) == "" {
 			return
 		}
@@ -254,20 +259,29 @@ func sectionsOf(d *Doc) []section {
 		if n := seen[anchor]; n > 1 {
 			id += "~" + strconv.Itoa(n)
 		}
-		out = append(out, section{id: id, anchor: anchor, label: label, text: text})
+		out = append(out, section{id: id, anchor: anchor, label: label, text: text, start: start})
 	}
-	paragraphs := func(text, prefix string) {
+	// paragraphs groups the lines of text[from:to] into ~sectionTarget runs
+	paragraphs := func(from, to int, prefix string) {
 		var buf strings.Builder
-		n := 0
+		n, start := 0, -1
 		flush := func() {
 			if buf.Len() > 0 {
-				add(fmt.Sprintf("%s%d", prefix, n), "", buf.String())
+				add(fmt.Sprintf("%s%d", prefix, n), "", buf.String(), start)
 				n++
 				buf.Reset()
 			}
 		}
-		for _, p := range strings.Split(text, "\n") {
-			p = strings.TrimSpace(p)
+		for off := from; off < to; {
+			end := strings.IndexByte(d.Text[off:to], '\n')
+			if end < 0 {
+				end = to
+			} else {
+				end += off
+			}
+			p := strings.TrimSpace(d.Text[off:end])
+			lineStart := off
+			off = end + 1
 			if p == "" {
 				continue
 			}
@@ -276,22 +290,46 @@ func sectionsOf(d *Doc) []section {
 			}
 			if buf.Len() > 0 {
 				buf.WriteByte('\n')
+			} else {
+				start = lineStart
 			}
 			buf.WriteString(p)
 		}
 		flush()
 	}
 	if len(arts) == 0 {
-		paragraphs(d.Text, "p")
+		paragraphs(0, len(d.Text), "p")
 		return out
 	}
 	if arts[0].Offset > 0 {
-		paragraphs(d.Text[:arts[0].Offset], "pre")
+		paragraphs(0, min(arts[0].Offset, len(d.Text)), "pre")
 	}
 	for _, a := range arts {
-		add(a.Anchor, a.Label, a.Text)
+		add(a.Anchor, a.Label, a.Text, a.Offset)
 	}
 	return out
+}
+
+// foldBody folds the document text for the body field piece by piece
+// between section starts, and returns the folded text with each section's
+// start in it ("," separated, then the folded length): Related maps the
+// byte offsets of its body matches to sections with them. Fold is local
+// (ordinals never span a section start), so the pieces join to Fold(text).
+func foldBody(text string, secs []section) (string, string) {
+	var b strings.Builder
+	b.Grow(len(text) + len(text)/8)
+	offs := make([]byte, 0, 8*len(secs)+8)
+	prev := 0
+	for _, s := range secs {
+		st := min(max(s.start, prev), len(text))
+		b.WriteString(Fold(text[prev:st]))
+		prev = st
+		offs = strconv.AppendInt(offs, int64(b.Len()), 10)
+		offs = append(offs, ',')
+	}
+	b.WriteString(Fold(text[prev:]))
+	offs = strconv.AppendInt(offs, int64(b.Len()), 10)
+	return b.String(), string(offs)
 }
 
 func titleKeys(title string) []string {
@@ -324,10 +362,11 @@ func (d *Doc) records() (string, map[string]interface{}, []section) {
 	if status == "" {
 		status = meta.StatusCurrent
 	}
+	body, offs := foldBody(d.Text, secs)
 	m := map[string]interface{}{
 		"type": "doc", "kind": d.Kind, "status": status, "text": d.Text,
 		"title": d.Title, "title_w": d.Title, "title_key": titleKeys(d.Title),
-		"body": d.Text, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
+		"body": body, "sec_off": offs, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
 		"written": d.Written, "published": d.Published, "sections": strings.Join(ids, "\n"),
 	}
 	if len(d.Tags) > 0 {
@@ -362,7 +401,7 @@ func sectionRecord(d *Doc, s section) map[string]interface{} {
 	}
 	return map[string]interface{}{
 		"type": "sec", "doc_id": d.ID, "kind": d.Kind, "status": status,
-		"anchor": s.anchor, "label": s.label, "text": s.text, "text_w": s.text,
+		"anchor": s.anchor, "label": s.label, "text": s.text,
 	}
 }
 
@@ -448,15 +487,15 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 		return err
 	}
 	tmpIx := &Index{dir: tmp, idx: nidx, syn: ix.syn}
-	bw := tmpIx.NewBulk(200)
+	bw := tmpIx.NewBulk(400)
 	err = feed(func(d *Doc) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		return bw.Add(d)
 	})
-	if err == nil {
-		err = bw.Flush()
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
 	}
 	if err == nil {
 		err = tmpIx.SetWatermark(watermark)
@@ -510,6 +549,7 @@ type Bulk struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	err   error
+	done  bool // Flush called
 }
 
 // bulkWriters is how many batches a Bulk writes concurrently;
@@ -518,8 +558,53 @@ type Bulk struct {
 // byte of text until the segment is built).
 var (
 	bulkWriters  = max(2, min(runtime.GOMAXPROCS(0), 4))
-	bulkMaxBytes = 4 << 20
+	bulkMaxBytes = 16 << 20
 )
+
+// While a Bulk runs, the collector runs less often (GOGC 400) but never
+// lets the heap pass bulkHeapLimit: analysed batches are large,
+// pointer-heavy and short-lived, and at the default GOGC the collector
+// spent a quarter of an import's CPU re-marking the same live heap. A
+// memory limit the process already has (GOMEMLIMIT) is kept if lower.
+const (
+	bulkGCPercent = 400
+	bulkHeapLimit = 1 << 30
+)
+
+var bulkGC struct {
+	sync.Mutex
+	n        int
+	oldGC    int
+	oldLimit int64
+}
+
+func bulkGCStart() {
+	bulkGC.Lock()
+	defer bulkGC.Unlock()
+	if bulkGC.n++; bulkGC.n > 1 {
+		return
+	}
+	bulkGC.oldLimit = debug.SetMemoryLimit(-1)
+	if bulkGC.oldLimit > bulkHeapLimit {
+		debug.SetMemoryLimit(bulkHeapLimit)
+	}
+	bulkGC.oldGC = debug.SetGCPercent(-1)
+	if bulkGC.oldGC >= 0 && bulkGC.oldGC < bulkGCPercent {
+		debug.SetGCPercent(bulkGCPercent)
+	} else {
+		debug.SetGCPercent(bulkGC.oldGC)
+	}
+}
+
+func bulkGCEnd() {
+	bulkGC.Lock()
+	defer bulkGC.Unlock()
+	if bulkGC.n--; bulkGC.n > 0 {
+		return
+	}
+	debug.SetGCPercent(bulkGC.oldGC)
+	debug.SetMemoryLimit(bulkGC.oldLimit)
+}
 
 // NewBulk returns a bulk indexer that holds at most size documents in
 // batches being written.
@@ -529,6 +614,7 @@ func (ix *Index) NewBulk(size int) *Bulk {
 	}
 	// size is the caller's memory budget: split it across the writers in
 	// flight (analysed batches dominate the peak RSS of an import)
+	bulkGCStart()
 	return &Bulk{ix: ix, size: max(1, size/bulkWriters), sem: make(chan struct{}, bulkWriters)}
 }
 
@@ -571,10 +657,15 @@ func (b *Bulk) start() {
 	}()
 }
 
-// Flush writes the queued documents and waits for every batch.
+// Flush writes the queued documents and waits for every batch. The Bulk
+// must not be used after Flush.
 func (b *Bulk) Flush() error {
 	b.start()
 	b.wg.Wait()
+	if !b.done {
+		b.done = true
+		bulkGCEnd()
+	}
 	return b.firstErr()
 }
 

@@ -313,3 +313,39 @@ func TestResultJSON(t *testing.T) {
 		t.Errorf("no took_ms: %s", b)
 	}
 }
+
+// TestRelatedPassageOffsets checks that body match locations land in the
+// right article when folding changes byte lengths before it: full-width
+// letters, traditional characters and ordinals (第一百二十三条 → 第123条)
+// all shrink the folded text.
+func TestRelatedPassageOffsets(t *testing.T) {
+	ix, err := Open(filepath.Join(t.TempDir(), "kb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	text := "序言：ＡＢＣＤ全角文字與繁體字說明，參照第一百二十三條和第四十四條辦理。\n" +
+		"第一条 本條例適用於城市道路管理，第一百二十三條另有規定的除外。\n" +
+		"第二条 市政設施的養護維修由主管部門負責，第三十三条規定。\n" +
+		"第三条 井盖缺失或者破损的，养护单位应当在二十四小时内补齐井盖并设置警示标志。\n" +
+		"第四条 本条例自公布之日起施行。\n"
+	d := NewDoc("roads", KindPolicy, "城市道路管理条例", text)
+	if err := ix.Index(d); err != nil {
+		t.Fatal(err)
+	}
+	secs := sectionsOf(d)
+	folded, offs := foldBody(d.Text, secs)
+	if folded != Fold(d.Text) {
+		t.Fatalf("piecewise fold differs from Fold:\n%q\n%q", folded, Fold(d.Text))
+	}
+	if n := strings.Count(offs, ","); n != len(secs) {
+		t.Fatalf("offsets %q for %d sections", offs, len(secs))
+	}
+	r, err := ix.Related(context.Background(), "井盖缺失，养护单位没有补齐井盖，也没有设置警示标志。", 5, RelatedOptions{})
+	if err != nil || len(r.Hits) == 0 || len(r.Hits[0].Passages) == 0 {
+		t.Fatalf("related: %+v %v", r, err)
+	}
+	if p := r.Hits[0].Passages[0]; p.Anchor != "art-3" {
+		t.Errorf("top passage %s (%s), want art-3", p.Anchor, p.Text)
+	}
+}

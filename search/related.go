@@ -5,11 +5,13 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	bsearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/yiwang/yiwang/search/meta"
@@ -41,7 +43,7 @@ func init() {
 }
 
 // KeyTerms extracts the n most characteristic words of text: gse words
-// weighted by sqrt(tf) × idf, the idf taken from the index's own section
+// weighted by sqrt(tf) × idf, the idf taken from the index's own document
 // statistics (so legal vocabulary the corpus knows well is weighted by how
 // discriminating it is there).
 func (ix *Index) KeyTerms(text string, n int) []KeyTerm {
@@ -60,9 +62,9 @@ func (ix *Index) keyTerms(idx bleve.Index, text string, n int) []KeyTerm {
 		}
 		tf[term]++
 	})
-	total := ix.sectionCount(idx)
+	total := ix.docCount(idx)
 	minDF := relatedMinDF
-	if total < relatedMinDFSections {
+	if total < relatedMinDFDocs {
 		// In a small knowledge base (a county that has imported a few
 		// dozen documents) every term is rare: the cut would leave nothing.
 		minDF = 1
@@ -100,19 +102,22 @@ func isNumeric(s string) bool {
 	return true
 }
 
-func (ix *Index) sectionCount(idx bleve.Index) int {
-	if v, ok := ix.idf.Load("\x00sections"); ok {
+func (ix *Index) docCount(idx bleve.Index) int {
+	if v, ok := ix.idf.Load("\x00docs"); ok {
 		return v.(int)
 	}
-	r, err := idx.Search(bleve.NewSearchRequestOptions(termQ("type", "sec", 0), 0, 0, false))
+	r, err := idx.Search(bleve.NewSearchRequestOptions(termQ("type", "doc", 0), 0, 0, false))
 	n := 1
 	if err == nil && r.Total > 0 {
 		n = int(r.Total)
 	}
-	ix.idf.Store("\x00sections", n)
+	ix.idf.Store("\x00docs", n)
 	return n
 }
 
+// docFreq estimates how many documents contain term: the document
+// frequency of its rarest body bigram (exact for two-character words,
+// an upper bound for longer ones). It reads only the term dictionary.
 func (ix *Index) docFreq(idx bleve.Index, term string) int {
 	if v, ok := ix.idf.Load(term); ok {
 		return v.(int)
@@ -120,10 +125,21 @@ func (ix *Index) docFreq(idx bleve.Index, term string) int {
 	n := 0
 	if r, err := idx.Advanced(); err == nil {
 		if rd, err := r.Reader(); err == nil {
-			if tfr, err := rd.TermFieldReader(context.Background(), []byte(term), "text_w", false, false, false); err == nil {
-				n = int(tfr.Count())
-				tfr.Close()
+			n = -1
+			for _, bg := range phraseTerms(term) {
+				if bg == "" {
+					continue
+				}
+				c := 0
+				if tfr, err := rd.TermFieldReader(context.Background(), []byte(bg), "body", false, false, false); err == nil {
+					c = int(tfr.Count())
+					tfr.Close()
+				}
+				if n < 0 || c < n {
+					n = c
+				}
 			}
+			n = max(n, 0)
 			rd.Close()
 		}
 	}
@@ -155,33 +171,34 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	if len(kts) == 0 {
 		return out, nil
 	}
-	var should []query.Query
-	for _, kt := range kts {
-		should = append(should, termQ("text_w", kt.Term, kt.Weight))
-	}
-	must := []query.Query{termQ("type", "sec", 0)}
+	must := []query.Query{termQ("type", "doc", 0)}
 	if len(opt.Kinds) > 0 {
 		must = append(must, filterQuery(map[string][]string{"kind": opt.Kinds})...)
 	}
 	var mustNot []query.Query
 	if len(opt.Exclude) > 0 {
-		var ex []query.Query
-		for _, id := range opt.Exclude {
-			ex = append(ex, termQ("doc_id", id, 0))
-		}
-		mustNot = append(mustNot, query.NewDisjunctionQuery(ex))
+		mustNot = append(mustNot, query.NewDocIDQuery(opt.Exclude))
 	}
-	bq := query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, mustNot)
-	sr := bleve.NewSearchRequestOptions(bq, 500, 0, false)
-	sr.Fields = []string{"doc_id", "status"}
+	// One query over whole bodies: the key terms as phrases. It ranks
+	// documents that cover the topic broadly, and its match locations,
+	// mapped to the sections (articles) they fall in, score the passages:
+	// a document with one article that concentrates the terms is what a
+	// case usually applies.
+	var should []query.Query
+	for _, kt := range kts {
+		should = append(should, phraseQ("body", kt.Term, kt.Weight))
+	}
+	sr := bleve.NewSearchRequestOptions(query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, mustNot), relatedPool, 0, false)
+	sr.Fields = []string{"status", "sections", "sec_off"}
+	sr.IncludeLocations = true
 	res, err := idx.SearchInContext(ctx, sr)
 	if err != nil {
 		return nil, err
 	}
 	type agg struct {
 		id     string
-		scores []float64
-		secs   []string
+		scores []float64 // section scores, best first
+		secs   []string  // their ids
 		status string
 		doc    float64 // document-level score
 	}
@@ -196,43 +213,17 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		return a
 	}
-	for _, h := range res.Hits {
-		a := get(fieldStr(h, "doc_id"))
-		a.status = fieldStr(h, "status")
-		a.scores = append(a.scores, h.Score)
-		a.secs = append(a.secs, h.ID)
-	}
-	// document level: the key terms as phrases over whole bodies rewards
-	// documents that cover the topic broadly, not one lucky article.
-	var dshould []query.Query
-	for _, kt := range kts {
-		dshould = append(dshould, phraseQ("body", kt.Term, kt.Weight))
-		if relatedTitleWeight > 0 {
-			// a key term in the title (劳动合同 → 劳动合同法) names the
-			// document's subject, not one mention of it
-			dshould = append(dshould, termQ("title_w", kt.Term, kt.Weight*relatedTitleWeight))
-		}
-	}
-	dmust := []query.Query{termQ("type", "doc", 0)}
-	dmust = append(dmust, must[1:]...)
-	var dnot []query.Query
-	if len(opt.Exclude) > 0 {
-		dnot = append(dnot, query.NewDocIDQuery(opt.Exclude))
-	}
-	dsr := bleve.NewSearchRequestOptions(query.NewBooleanQuery(dmust, []query.Query{query.NewDisjunctionQuery(dshould)}, dnot), 200, 0, false)
-	dsr.Fields = []string{"status"}
-	dres, err := idx.SearchInContext(ctx, dsr)
-	if err != nil {
-		return nil, err
+	terms := make([][]string, len(kts))
+	for i, kt := range kts {
+		terms[i] = phraseTerms(kt.Term)
 	}
 	maxDoc := 0.0
-	for _, h := range dres.Hits {
+	for _, h := range res.Hits {
 		a := get(h.ID)
 		a.status = fieldStr(h, "status")
 		a.doc = h.Score
-		if h.Score > maxDoc {
-			maxDoc = h.Score
-		}
+		maxDoc = max(maxDoc, h.Score)
+		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, fieldStr(h, "sections"), fieldStr(h, "sec_off"))
 	}
 	secScore := func(a *agg) float64 {
 		// best section, plus diminishing credit for more matching sections
@@ -337,12 +328,93 @@ var (
 	relatedDocWeight     = 1.0
 	relatedPrior         = 1.0
 	relatedTitleWeight   = 0.0
-	relatedMinDF         = 3
-	// relatedMinDFSections is the index size (sections) from which
+	relatedMinDF         = 2
+	// relatedMinDFDocs is the index size (documents) from which
 	// relatedMinDF applies.
-	relatedMinDFSections = 5000
-	relatedTerms         = 24
+	relatedMinDFDocs = 500
+	relatedTerms     = 24
+	// relatedPool is how many documents the body query ranks and scores
+	// by section.
+	relatedPool = 200
 )
+
+// sectionAvgLen is the typical folded length of a section (bytes), the
+// length normalisation of section scores.
+const sectionAvgLen = 450
+
+// sectionScores maps a hit's body match locations to its sections and
+// scores each section BM25-style over the key terms it contains (a term
+// counts where its first and last bigrams sit at the phrase's distance).
+// It returns the scores of matching sections, best first, and their ids.
+func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string, ids, offs string) ([]float64, []string) {
+	if len(locs) == 0 || ids == "" || offs == "" {
+		return nil, nil
+	}
+	secIDs := strings.Split(ids, "\n")
+	var bounds []int
+	for _, f := range strings.Split(offs, ",") {
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, nil
+		}
+		bounds = append(bounds, v)
+	}
+	if len(bounds) != len(secIDs)+1 {
+		return nil, nil
+	}
+	type tfs map[int]int // section → term frequency
+	score := map[int]float64{}
+	for i, pt := range terms {
+		if len(pt) == 0 {
+			continue
+		}
+		first := locs[pt[0]]
+		if len(first) == 0 {
+			continue
+		}
+		var lastAt map[float64]bool
+		if n := len(pt) - 1; n > 0 {
+			lastAt = map[float64]bool{}
+			for _, l := range locs[pt[n]] {
+				lastAt[float64(l.Pos)-float64(n)] = true
+			}
+		}
+		seen := map[uint64]bool{}
+		tf := tfs{}
+		for _, l := range first {
+			if seen[l.Pos] || lastAt != nil && !lastAt[float64(l.Pos)] {
+				continue
+			}
+			seen[l.Pos] = true
+			s := sort.SearchInts(bounds, int(l.Start)+1) - 1 // last bound <= Start
+			if s < 0 || s >= len(secIDs) {
+				continue
+			}
+			tf[s]++
+		}
+		for s, c := range tf {
+			l := float64(bounds[s+1] - bounds[s])
+			norm := 1.2 * (0.25 + 0.75*l/sectionAvgLen)
+			score[s] += kts[i].Weight * float64(c) * 2.2 / (float64(c) + norm)
+		}
+	}
+	idx := make([]int, 0, len(score))
+	for s := range score {
+		idx = append(idx, s)
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		if score[idx[a]] != score[idx[b]] {
+			return score[idx[a]] > score[idx[b]]
+		}
+		return idx[a] < idx[b]
+	})
+	out := make([]float64, len(idx))
+	outIDs := make([]string, len(idx))
+	for k, s := range idx {
+		out[k], outIDs[k] = score[s], secIDs[s]
+	}
+	return out, outIDs
+}
 
 // prior favours documents of higher legal force, which apply to any
 // county's case: laws and judicial interpretations over local texts.

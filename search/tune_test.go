@@ -20,8 +20,7 @@ func TestTuneRelated(t *testing.T) {
 		sec, doc, prior, title float64
 		terms, minDF           int
 	}{
-		{1, 1, 1, 0, 24, 1}, {1, 1, 1, 0, 24, 3}, {1, 1, 1, 0, 24, 5}, {1, 1, 1, 0, 24, 10}, {1, 1, 1, 0, 24, 20},
-		{1, 1, 1, 0, 16, 5}, {1, 1, 1, 0, 32, 5}, {1, 1, 1, 0, 32, 10}, {1, 1, 2, 0, 24, 5},
+		{1, 1, 1, 0, 24, 2}, {1, 1, 1, 0, 24, 1}, {1, 1, 1, 0, 24, 3}, {0, 1, 1, 0, 24, 2}, {1, 0, 1, 0, 24, 2}, {1, 1, 1, 0, 32, 2}, {2, 1, 1, 0, 24, 2},
 	} {
 		relatedSectionWeight, relatedDocWeight, relatedPrior, relatedTitleWeight, relatedTerms, relatedMinDF = v.sec, v.doc, v.prior, v.title, v.terms, v.minDF
 		ev := ix.evalRelated(context.Background(), docs)
