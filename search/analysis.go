@@ -33,6 +33,17 @@ var t2s = func() map[rune]rune {
 	return m
 }()
 
+// t2sBlock is t2s for U+4E00..U+9FFF as a dense table (0: unchanged).
+var t2sBlock = func() []rune {
+	tbl := make([]rune, 0x9FFF-0x4E00+1)
+	for k, v := range t2s {
+		if k >= 0x4E00 && k <= 0x9FFF {
+			tbl[k-0x4E00] = v
+		}
+	}
+	return tbl
+}()
+
 // foldRune maps one rune to its search form: traditional → simplified,
 // full-width → half-width, upper → lower case. It is 1:1 on runes, so rune
 // offsets in folded text equal those in the original (used by snippets).
@@ -51,6 +62,11 @@ func foldRune(r rune) rune {
 		return r
 	case r == 0x3000:
 		return ' '
+	case r >= 0x4E00 && r <= 0x9FFF: // the common CJK block: a table, not a map
+		if s := t2sBlock[r-0x4E00]; s != 0 {
+			return s
+		}
+		return r
 	}
 	if s, ok := t2s[r]; ok {
 		return s

@@ -291,7 +291,7 @@ func TestCorpusRelated(t *testing.T) {
 	if ev.pairs == 0 {
 		t.Skip(ev.note)
 	}
-	if !raceEnabled && ev.recall < 0.2 {
-		t.Errorf("related recall@10 %.2f below 0.2", ev.recall)
+	if !raceEnabled && ev.recall < 0.6 {
+		t.Errorf("related recall@10 %.2f below 0.6 (the stock cjk analyzer scores 0.51, see BENCHMARKS.md)", ev.recall)
 	}
 }

@@ -127,6 +127,7 @@ func newMapping() *mapping.IndexMappingImpl {
 	dm.AddFieldMappingsAt("title_key", kw(false, false))
 	dm.AddFieldMappingsAt("body", text(AnalyzerBigramFolded, false, true))
 	dm.AddFieldMappingsAt("sec_off", storeOnly())
+	dm.AddFieldMappingsAt("cites", storeOnly())
 	dm.AddFieldMappingsAt("number", kw(true, false))
 	dm.AddFieldMappingsAt("num_code", kw(false, false))
 	dm.AddFieldMappingsAt("num_year", kw(false, false))
@@ -371,6 +372,11 @@ func (d *Doc) records() (string, map[string]interface{}, []section) {
 	}
 	if len(d.Tags) > 0 {
 		m["tags"] = d.Tags
+	}
+	if d.Kind == KindCase {
+		if c := citations(d.Text); c != "" {
+			m["cites"] = c // for Related: the laws similar cases applied
+		}
 	}
 	date := d.Published
 	if date == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -242,6 +243,17 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 			maxSec = v
 		}
 	}
+	// Cases like this one, and the laws they cite: a precedent is the
+	// best evidence of which law applies to a set of facts.
+	var votes map[string]float64
+	maxVote := 0.0
+	if relatedCaseWeight > 0 {
+		votes = ix.caseVotes(ctx, idx, should, opt.Exclude)
+		for id, v := range votes {
+			get(id)
+			maxVote = max(maxVote, v)
+		}
+	}
 	infos := ix.loadDocs(idx, func() []string {
 		var ids []string
 		for _, a := range order {
@@ -249,6 +261,21 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		return ids
 	}())
+	if len(opt.Kinds) > 0 || len(votes) > 0 {
+		// documents only a precedent pointed at: keep those of the
+		// requested kinds that still exist
+		kept := order[:0]
+		for _, a := range order {
+			h, ok := infos[a.id]
+			if ok && (len(opt.Kinds) == 0 || slices.Contains(opt.Kinds, h.Kind)) {
+				if a.status == "" {
+					a.status = h.Status
+				}
+				kept = append(kept, a)
+			}
+		}
+		order = kept
+	}
 	final := map[string]float64{}
 	for _, a := range order {
 		v := 0.0
@@ -257,6 +284,9 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		if maxDoc > 0 {
 			v += relatedDocWeight * a.doc / maxDoc
+		}
+		if maxVote > 0 {
+			v += relatedCaseWeight * votes[a.id] / maxVote
 		}
 		v = v * (1 + relatedPrior*(prior(infos[a.id])-1))
 		if a.status == meta.StatusRepealed {
@@ -328,7 +358,11 @@ var (
 	relatedDocWeight     = 1.0
 	relatedPrior         = 1.0
 	relatedTitleWeight   = 0.0
-	relatedMinDF         = 2
+	// relatedCaseWeight weighs the laws cited by the relatedCases most
+	// similar cases.
+	relatedCaseWeight = 1.0
+	relatedCases      = 5
+	relatedMinDF      = 2
 	// relatedMinDFDocs is the index size (documents) from which
 	// relatedMinDF applies.
 	relatedMinDFDocs = 500
@@ -430,6 +464,62 @@ func prior(h Hit) float64 {
 		p *= 1.1
 	}
 	return p
+}
+
+// caseVotes finds the cases most like the query (the same key-term
+// query, restricted to 案例) and returns the documents they cite (《…》,
+// resolved by title), each weighted by the citing case's score relative
+// to the best case.
+func (ix *Index) caseVotes(ctx context.Context, idx bleve.Index, should []query.Query, exclude []string) map[string]float64 {
+	must := []query.Query{termQ("type", "doc", 0), termQ("kind", KindCase, 0)}
+	var not []query.Query
+	if len(exclude) > 0 {
+		not = append(not, query.NewDocIDQuery(exclude))
+	}
+	sr := bleve.NewSearchRequestOptions(query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, not), relatedCases, 0, false)
+	sr.Fields = []string{"cites"}
+	res, err := idx.SearchInContext(ctx, sr)
+	if err != nil || len(res.Hits) == 0 || res.Hits[0].Score <= 0 {
+		return nil
+	}
+	top := res.Hits[0].Score
+	votes := map[string]float64{}
+	for _, h := range res.Hits {
+		seen := map[string]bool{}
+		for _, t := range strings.Split(fieldStr(h, "cites"), "\n") {
+			if t == "" {
+				continue
+			}
+			id := ix.byTitleCached(idx, t)
+			if id == "" || seen[id] || slices.Contains(exclude, id) {
+				continue
+			}
+			seen[id] = true
+			votes[id] += h.Score / top
+		}
+	}
+	return votes
+}
+
+// citations returns the distinct titles a text cites (《…》), one per line.
+func citations(text string) string {
+	var out []string
+	for _, m := range citeRe.FindAllStringSubmatch(text, 100) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (ix *Index) byTitleCached(idx bleve.Index, title string) string {
+	key := "\x00title\x00" + title
+	if v, ok := ix.idf.Load(key); ok {
+		return v.(string)
+	}
+	id := ix.byTitle(idx, title)
+	ix.idf.Store(key, id)
+	return id
 }
 
 func (ix *Index) byTitle(idx bleve.Index, title string) string {

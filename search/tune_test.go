@@ -13,18 +13,20 @@ func TestTuneRelated(t *testing.T) {
 		t.Skip("set YIWANG_TUNE=1")
 	}
 	ix, docs := corpusIndex(t)
-	defer func(a, b, c, d float64, n, m int) {
-		relatedSectionWeight, relatedDocWeight, relatedPrior, relatedTitleWeight, relatedTerms, relatedMinDF = a, b, c, d, n, m
-	}(relatedSectionWeight, relatedDocWeight, relatedPrior, relatedTitleWeight, relatedTerms, relatedMinDF)
+	defer func(a, b, c, d float64, n, m, k int) {
+		relatedSectionWeight, relatedDocWeight, relatedPrior, relatedCaseWeight, relatedTerms, relatedMinDF, relatedCases = a, b, c, d, n, m, k
+	}(relatedSectionWeight, relatedDocWeight, relatedPrior, relatedCaseWeight, relatedTerms, relatedMinDF, relatedCases)
 	for _, v := range []struct {
-		sec, doc, prior, title float64
-		terms, minDF           int
+		sec, doc, prior, cases float64
+		terms, minDF, k        int
 	}{
-		{1, 1, 1, 0, 24, 2}, {1, 1, 1, 0, 24, 1}, {1, 1, 1, 0, 24, 3}, {0, 1, 1, 0, 24, 2}, {1, 0, 1, 0, 24, 2}, {1, 1, 1, 0, 32, 2}, {2, 1, 1, 0, 24, 2},
+		{1, 1, 1, 0, 24, 2, 5}, {1, 1, 1, 0.5, 24, 2, 5}, {1, 1, 1, 1, 24, 2, 5}, {1, 1, 1, 2, 24, 2, 5},
+		{1, 1, 1, 1, 24, 2, 3}, {1, 1, 1, 1, 24, 2, 8}, {1, 1, 1, 1, 32, 2, 5}, {1, 1, 1, 1, 16, 2, 5},
 	} {
-		relatedSectionWeight, relatedDocWeight, relatedPrior, relatedTitleWeight, relatedTerms, relatedMinDF = v.sec, v.doc, v.prior, v.title, v.terms, v.minDF
+		relatedSectionWeight, relatedDocWeight, relatedPrior, relatedCaseWeight, relatedTerms, relatedMinDF, relatedCases = v.sec, v.doc, v.prior, v.cases, v.terms, v.minDF, v.k
+		ix.idf.Clear()
 		ev := ix.evalRelated(context.Background(), docs)
-		t.Logf("sec %.1f doc %.1f prior %.1f title %.1f terms %d mindf %d: recall@10 %.3f any %.2f (%d pairs)", v.sec, v.doc, v.prior, v.title, v.terms, v.minDF, ev.recall, ev.anyHit, ev.pairs)
+		t.Logf("sec %.1f doc %.1f prior %.1f cases %.1f×%d terms %d mindf %d: recall@10 %.3f any %.2f (%d pairs)", v.sec, v.doc, v.prior, v.cases, v.k, v.terms, v.minDF, ev.recall, ev.anyHit, ev.pairs)
 	}
 }
 

@@ -1,6 +1,10 @@
 package meta
 
-import "testing"
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
 
 func TestDocNumbers(t *testing.T) {
 	cases := []struct{ in, want, issuer string }{
@@ -147,5 +151,23 @@ func TestParseLaw(t *testing.T) {
 	r, ok := ParseArticleRef("劳动法 第四十四条")
 	if !ok || r.Num != 44 || r.Rest != "劳动法" {
 		t.Errorf("ParseArticleRef: %+v", r)
+	}
+}
+
+// TestNormalizeOrdinalsMatchesRegexp holds the hand-written scanner equal to
+// the regular-expression rule on random strings over the characters that
+// matter (第, numerals, units, others).
+func TestNormalizeOrdinalsMatchesRegexp(t *testing.T) {
+	alphabet := []string{"第", "第", "一", "十", "百", "零", "〇", "4", "４", "条", "款", "章", "部", "分", "号", "次", "法", "，", "a", "两", "万", "之"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(12); n >= 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if got, want := NormalizeOrdinals(s), normalizeOrdinalsRe(s); got != want {
+			t.Fatalf("NormalizeOrdinals(%q) = %q, regexp gives %q", s, got, want)
+		}
 	}
 }

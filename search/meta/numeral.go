@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 var cnDigit = map[rune]int{
@@ -76,8 +77,75 @@ const cnNumChars = `零〇○一二两三四五六七八九十百千万0-9０-�
 var ordinalRe = regexp.MustCompile(`第([` + cnNumChars + `]+)(条|款|项|章|节|编|部分|次|号)`)
 
 // NormalizeOrdinals rewrites Chinese ordinals such as 第四十四条 to 第44条 so
-// both spellings index and query the same way.
+// both spellings index and query the same way. It runs on every indexed
+// text, so it scans by hand; normalizeOrdinalsRe is the same rule as a
+// regular expression (the tests hold the two equal).
 func NormalizeOrdinals(s string) string {
+	i := strings.Index(s, "第")
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i >= 0 {
+		j := i + len("第")
+		k := j
+		for k < len(s) {
+			r, w := utf8.DecodeRuneInString(s[k:])
+			if !isOrdinalNumChar(r) {
+				break
+			}
+			k += w
+		}
+		next := j
+		if k > j {
+			if u := ordinalUnitLen(s[k:]); u > 0 {
+				next = k + u
+				if n, ok := ChineseNumber(s[j:k]); ok {
+					if b.Len() == 0 {
+						b.Grow(len(s))
+					}
+					b.WriteString(s[last:i])
+					b.WriteString("第")
+					b.WriteString(strconv.Itoa(n))
+					b.WriteString(s[k:next])
+					last = next
+				}
+			}
+		}
+		i = strings.Index(s[next:], "第")
+		if i >= 0 {
+			i += next
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isOrdinalNumChar(r rune) bool {
+	switch {
+	case r >= '0' && r <= '9', r >= '０' && r <= '９':
+		return true
+	}
+	return strings.ContainsRune("零〇○一二两三四五六七八九十百千万", r)
+}
+
+var ordinalUnits = []string{"条", "款", "项", "章", "节", "编", "部分", "次", "号"}
+
+func ordinalUnitLen(s string) int {
+	for _, u := range ordinalUnits {
+		if strings.HasPrefix(s, u) {
+			return len(u)
+		}
+	}
+	return 0
+}
+
+// normalizeOrdinalsRe is the reference implementation of NormalizeOrdinals.
+func normalizeOrdinalsRe(s string) string {
 	if !strings.Contains(s, "第") {
 		return s
 	}
