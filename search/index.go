@@ -567,14 +567,15 @@ var (
 	bulkMaxBytes = 16 << 20
 )
 
-// While a Bulk runs, the collector runs less often (GOGC 400) but never
-// lets the heap pass bulkHeapLimit: analysed batches are large,
-// pointer-heavy and short-lived, and at the default GOGC the collector
-// spent a quarter of an import's CPU re-marking the same live heap. A
-// memory limit the process already has (GOMEMLIMIT) is kept if lower.
+// While a Bulk runs, the collector runs less often (GOGC 400) but keeps
+// the heap within bulkHeapBudget above what was in use when the Bulk
+// started: analysed batches are large, pointer-heavy and short-lived, and
+// at the default GOGC the collector spent a quarter of an import's CPU
+// re-marking the same live heap. A memory limit the process already has
+// (GOMEMLIMIT) is kept if lower.
 const (
-	bulkGCPercent = 400
-	bulkHeapLimit = 1 << 30
+	bulkGCPercent  = 400
+	bulkHeapBudget = 640 << 20
 )
 
 var bulkGC struct {
@@ -591,8 +592,10 @@ func bulkGCStart() {
 		return
 	}
 	bulkGC.oldLimit = debug.SetMemoryLimit(-1)
-	if bulkGC.oldLimit > bulkHeapLimit {
-		debug.SetMemoryLimit(bulkHeapLimit)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if limit := int64(ms.HeapInuse + ms.StackInuse + bulkHeapBudget); bulkGC.oldLimit > limit {
+		debug.SetMemoryLimit(limit)
 	}
 	bulkGC.oldGC = debug.SetGCPercent(-1)
 	if bulkGC.oldGC >= 0 && bulkGC.oldGC < bulkGCPercent {
