@@ -8,30 +8,31 @@
 // be thrown away and rebuilt (Rebuild), and it records the last store index
 // it applied (Watermark/SetWatermark) so it resumes after a restart.
 //
-// # Two fields per text
+// # One positional bigram field per text
 //
-// Chinese has no spaces, and no single tokenization serves both recall and
-// precision:
+// Chinese has no spaces. The body is indexed once, as bigrams (analyzer
+// yw_bigram_folded; titles use yw_bigram_title): every Han run of n
+// characters is emitted as n-1 overlapping bigrams at consecutive
+// positions, one position per character. A query chunk becomes a phrase
+// query of its bigrams ("" placeholders where a position carries no
+// bigram), which matches exactly the substring, whatever a segmenter would
+// think of it: 最低生活保障, 劳动法第44条, a name no dictionary has seen.
+// Titles additionally index every character so one-character title
+// searches work, and a gse word field (title_w) for ranking by title words.
 //
-//   - A bigram field (analyzer yw_bigram): every Han run of n characters is
-//     emitted as n-1 overlapping bigrams at consecutive positions, one
-//     position per character. A query chunk becomes a phrase query of its
-//     bigrams ("" placeholders where a position carries no bigram), which
-//     matches exactly the substring, whatever a segmenter would think of it.
-//     This gives phrase and substring recall: 最低生活保障, 劳动法第44条,
-//     a name the dictionary has never seen. Titles additionally index every
-//     character (yw_bigram_title) so one-character title searches work.
-//   - A word field (analyzer yw_word): gse in shortest-path mode, one token
-//     per word, positions strictly sequential. gse's search mode (CutSearch)
-//     is deliberately not used: it emits overlapping sub-words (中华 /
-//     人民 / 共和国 / 中华人民共和国) whose positions collide and break phrase
-//     queries. Words are what Related weights (TF-IDF) and what ranks titles.
+// gse runs on queries and on Related's input text, never on bodies at
+// index time. Earlier versions also indexed every section with a gse word
+// field; segmentation was ~30 % of indexing CPU and the second copy of
+// every token most of the rest, and the field is no longer needed (see
+// Related). gse's search mode (CutSearch) is deliberately not used
+// anywhere: it emits overlapping sub-words whose positions collide and
+// break phrase queries.
 //
-// The document record carries the bigram body (for search and phrases); its
-// sections (each 第X条 article, or ~200-character paragraph runs for texts
-// without articles, plus the preamble) carry the word field. So the costly
-// segmentation happens once per text, and article-level results come for
-// free: a section's id is docID#art-44, the anchor the document reader uses.
+// Sections (each 第X条 article, or ~200-character paragraph runs for texts
+// without articles, plus the preamble) are stored records without indexed
+// text: a section's id is docID#art-44, the anchor the document reader
+// uses, so a 第X条 in a query resolves to the article by id. The document
+// also stores where each section starts in the folded body (sec_off).
 //
 // # Normalisation
 //
@@ -66,30 +67,38 @@
 //
 // # Related
 //
-// Related(text) extracts key terms with gse, weights them by sqrt(tf) ×
-// idf where idf comes from the index's own section statistics (so words
-// common in law, like 规定, weigh little; anonymised names like 张某 are
-// dropped, and so are words found in fewer than 3 sections: a company's
-// trade or a medical detail in the facts is incidental, not a sign of the
-// law that applies), runs one weighted disjunction over the sections and groups hits
-// by document (best section plus diminishing credit for more), adds a
-// document-level score (the same terms as phrases over whole bodies, which
-// rewards broad coverage of the topic), and multiplies by a small prior for
-// legal force (法律 > 司法解释/行政法规 > others, 国家 level). Each hit
-// carries the articles that matched. Optionally 《…》 citations in the text
-// are resolved by title and boosted.
+// Related(text) extracts key terms with gse, weighted by sqrt(tf) × idf
+// where idf comes from the index's own document statistics (the document
+// frequency of a term's rarest body bigram, read from the term dictionary;
+// so words common in law, like 规定, weigh little; anonymised names like
+// 张某 are dropped, and so are words almost no document contains). It then
+// runs one query, the key terms as weighted phrases over bodies, with match
+// locations: the document score rewards broad coverage of the topic, and
+// the locations, mapped to sections through sec_off, score each article
+// BM25-style (best article plus diminishing credit for more), which favours
+// a law with one article that concentrates the terms. The same query over
+// 案例 finds the most similar cases, and the laws they cite (《…》, stored
+// as cites at index time, resolved by title) get a vote weighted by the
+// case's similarity: a precedent is the best evidence of which law applies
+// to a set of facts. Scores are normalised and summed, then multiplied by a
+// small prior for legal force (法律 > 司法解释/行政法规 > others, 国家
+// level). Each hit carries the articles that matched. Optionally 《…》
+// citations in the text itself are resolved by title and boosted.
 //
 // # Bulk indexing
 //
 // Bulk (imports, Rebuild) writes its batches two (up to four, by
-// GOMAXPROCS) at a time, the caller's batch size and a 4 MB text budget
+// GOMAXPROCS) at a time, the caller's batch size and a 16 MB text budget
 // split between them: bleve analyses a batch's documents in parallel but
 // maps them and builds the zap segment in the calling goroutine, so a
 // single writer leaves a core idle, and analysed batches in flight are what
-// sets the peak RSS of an import. Analysis hands out
-// tokens from slabs whose terms share one copy of the folded text. The
-// CPU cost is about half analysis (gse ≈ 30 % of the total, bigrams ≈ 8 %)
-// and half segment building; see BENCHMARKS.md for CPU seconds per MB.
+// sets the peak RSS of an import. While a Bulk runs the collector runs at
+// GOGC 400 under a memory limit 640 MB above the heap in use at its start.
+// The body is folded once (foldBody) and handed to an analyzer that does
+// not fold again. Analysis hands out tokens from slabs whose terms share
+// one copy of the folded text. What is left is bleve's own per-token cost:
+// building the term-frequency maps and the zap segment (postings,
+// locations, dictionaries) and merging segments; see BENCHMARKS.md.
 //
 // Figures (indexing MB/s, query latency, Related quality against the stock
 // bleve cjk analyzer) are produced by Bench and recorded in

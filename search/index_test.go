@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -347,5 +349,40 @@ func TestRelatedPassageOffsets(t *testing.T) {
 	}
 	if p := r.Hits[0].Passages[0]; p.Anchor != "art-3" {
 		t.Errorf("top passage %s (%s), want art-3", p.Anchor, p.Text)
+	}
+}
+
+// TestSegmentVersionPersists: the zap version chosen at creation must be
+// the one a reopened index writes with, or merges would mix segment types.
+func TestSegmentVersionPersists(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kb")
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	ix, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ { // enough batches for a merge
+		if err := ix.Index(NewDoc(fmt.Sprintf("d%d", i), KindPolicy, fmt.Sprintf("测试文件%d", i), "第一条 城市道路管理。\n第二条 井盖养护。")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "index_meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"forceSegmentVersion":15`) {
+		t.Errorf("index_meta.json does not pin the segment version: %s", b)
+	}
+	if ix, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if n, err := ix.Count(); err != nil || n != 12 {
+		t.Errorf("count %d %v", n, err)
 	}
 }

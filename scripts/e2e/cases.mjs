@@ -36,6 +36,10 @@ try {
   check('list row opens the case detail', /\/cases\/detail\?id=\d+/.test(page.url()), page.url())
   const steps0 = await page.$$eval('[data-testid=case-timeline] .el-timeline-item', (e) => e.length)
   check('detail shows the timeline', steps0 > 0, `${steps0} steps`)
+  // 相关政策: the knowledge base's recommendation for this case's facts
+  const rel = await page.waitForSelector('[data-testid=kb-related]', { timeout: 10000 }).then(() => true).catch(() => false)
+  const relErr = rel ? await page.$$eval('[data-testid=kb-related] .el-alert--error', (e) => e.length) : -1
+  check('detail shows the related-policies panel', rel && relErr === 0, `panel ${rel}, errors ${relErr}`)
 
   // 2. Register a case of the dispatch queue from its detail page.
   const target = await page.evaluate(async () => {
