@@ -69,7 +69,6 @@ func BenchmarkIndexCorpus(b *testing.B) {
 		defer func(old int) { bulkWriters = old }(bulkWriters)
 		bulkWriters = w
 	}
-	segmenter()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	cpu0 := cpuTime()

@@ -18,10 +18,10 @@
 // bigram), which matches exactly the substring, whatever a segmenter would
 // think of it: 最低生活保障, 劳动法第44条, a name no dictionary has seen.
 // Titles additionally index every character so one-character title
-// searches work, and a gse word field (title_w) for ranking by title words.
+// searches work.
 //
-// gse runs on queries and on Related's input text, never on bodies at
-// index time. Earlier versions also indexed every section with a gse word
+// gse runs on queries and on Related's input text, never at index time
+// (so an import or a rebuild does not even load its dictionary). Earlier versions also indexed every section with a gse word
 // field; segmentation was ~30 % of indexing CPU and the second copy of
 // every token most of the rest, and the field is no longer needed (see
 // Related). gse's search mode (CutSearch) is deliberately not used

@@ -124,7 +124,6 @@ func newMapping() *mapping.IndexMappingImpl {
 	dm.AddFieldMappingsAt("text", storeOnly())
 	// documents
 	dm.AddFieldMappingsAt("title", text(AnalyzerBigramTitle, true, true))
-	dm.AddFieldMappingsAt("title_w", text(AnalyzerWord, false, false))
 	dm.AddFieldMappingsAt("title_key", kw(false, false))
 	dm.AddFieldMappingsAt("body", text(AnalyzerBigramFolded, false, true))
 	dm.AddFieldMappingsAt("sec_off", storeOnly())
@@ -367,7 +366,7 @@ func (d *Doc) records() (string, map[string]interface{}, []section) {
 	body, offs := foldBody(d.Text, secs)
 	m := map[string]interface{}{
 		"type": "doc", "kind": d.Kind, "status": status, "text": d.Text,
-		"title": d.Title, "title_w": d.Title, "title_key": titleKeys(d.Title),
+		"title": d.Title, "title_key": titleKeys(d.Title),
 		"body": body, "sec_off": offs, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
 		"written": d.Written, "published": d.Published, "sections": strings.Join(ids, "\n"),
 	}

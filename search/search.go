@@ -221,7 +221,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 			should = append(should, termQ("title_key", k, 12))
 		}
 		mq := query.NewMatchQuery(pq.folded)
-		mq.SetField("title_w")
+		mq.SetField("title")
 		mq.SetBoost(2)
 		should = append(should, mq)
 		if len(pq.chunks) > 1 {
