@@ -93,7 +93,7 @@
 // maps them and builds the zap segment in the calling goroutine, so a
 // single writer leaves a core idle, and analysed batches in flight are what
 // sets the peak RSS of an import. While a Bulk runs the collector runs at
-// GOGC 400 under a memory limit 640 MB above the heap in use at its start.
+// GOGC 400 under a memory limit 800 MB above the heap in use at its start.
 // The body is folded once (foldBody) and handed to an analyzer that does
 // not fold again. Analysis hands out tokens from slabs whose terms share
 // one copy of the folded text. What is left is bleve's own per-token cost:

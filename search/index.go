@@ -568,14 +568,15 @@ var (
 )
 
 // While a Bulk runs, the collector runs less often (GOGC 400) but keeps
-// the heap within bulkHeapBudget above what was in use when the Bulk
+// the heap within bulkHeapBudget (800 MB; BENCHMARKS.md has the trade-off
+// between this budget, MB/s and RSS) above what was in use when the Bulk
 // started: analysed batches are large, pointer-heavy and short-lived, and
 // at the default GOGC the collector spent a quarter of an import's CPU
 // re-marking the same live heap. A memory limit the process already has
 // (GOMEMLIMIT) is kept if lower.
 const (
 	bulkGCPercent  = 400
-	bulkHeapBudget = 640 << 20
+	bulkHeapBudget = 800 << 20
 )
 
 var bulkGC struct {
