@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/document"
+	index "github.com/blevesearch/bleve_index_api"
 )
 
 var sampleDocs = []*Doc{
@@ -384,5 +388,44 @@ func TestSegmentVersionPersists(t *testing.T) {
 	defer ix.Close()
 	if n, err := ix.Count(); err != nil || n != 12 {
 		t.Errorf("count %d %v", n, err)
+	}
+}
+
+// TestBodyFieldMatchesAnalyzer holds the direct body analysis used by Bulk
+// equal to the registered analyzer followed by bleve's TokenFrequency:
+// same terms, frequencies, positions and offsets.
+func TestBodyFieldMatchesAnalyzer(t *testing.T) {
+	texts := []string{
+		"",
+		"劳动法第44条规定，用人单位应当支付加班费。ABC 123 x",
+		"国",
+		"一网统管 ↔ 城市运行管理；低保（最低生活保障）第101条之一。\n\n第二章 附则 2024年1月1日施行",
+	}
+	if d, err := os.ReadFile(filepath.Join("..", "..", "shared", "corpus", "laws", "宪法", "宪法.md")); err == nil {
+		texts = append(texts, string(d))
+	}
+	for _, txt := range texts {
+		folded := Fold(txt)
+		tf := document.NewTextFieldWithIndexingOptions("body", nil, []byte(folded), index.IndexField|index.IncludeTermVectors)
+		want := analysis.TokenFrequency(bigramAnalyzer{folded: true}.Analyze([]byte(folded)), nil, tf.Options())
+		wantLen := len(bigramAnalyzer{folded: true}.Analyze([]byte(folded)))
+		f := &bodyField{TextField: tf}
+		f.Analyze()
+		got := f.AnalyzedTokenFrequencies()
+		if f.AnalyzedLength() != wantLen || len(got) != len(want) {
+			t.Fatalf("%.20q: length %d terms %d, want %d / %d", txt, f.AnalyzedLength(), len(got), wantLen, len(want))
+		}
+		for term, w := range want {
+			g := got[term]
+			if g == nil || string(g.Term) != string(w.Term) || g.Frequency() != w.Frequency() || len(g.Locations) != len(w.Locations) {
+				t.Fatalf("%.20q: term %q: got %+v want %+v", txt, term, g, w)
+			}
+			for i, wl := range w.Locations {
+				gl := g.Locations[i]
+				if gl.Start != wl.Start || gl.End != wl.End || gl.Position != wl.Position || len(gl.ArrayPositions) != 0 {
+					t.Fatalf("%.20q: term %q location %d: got %+v want %+v", txt, term, i, gl, wl)
+				}
+			}
+		}
 	}
 }
