@@ -15,6 +15,10 @@ import (
 
 // Analyzer names registered with bleve. They are stored in the index
 // mapping, so renaming one requires a rebuild (bump schemaVersion).
+// yw_bigram and yw_word are no longer used by any field. They stay
+// registered because indexes built by yw-search-3 name them in their
+// stored mapping, and Open opens such an index once to read its schema
+// version and answer ErrSchema (the caller then rebuilds it).
 const (
 	AnalyzerBigram      = "yw_bigram"       // folded text → CJK bigrams (+ single-char runs), alnum words
 	AnalyzerBigramTitle = "yw_bigram_title" // same, plus every CJK unigram (short fields)

@@ -429,3 +429,23 @@ func TestBodyFieldMatchesAnalyzer(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenOlderSchema: an index written by another schema version is
+// refused with ErrSchema (app/kb rebuilds it), not opened as if current.
+func TestOpenOlderSchema(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kb")
+	idx, err := newBleve(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.SetInternal(keySchema, []byte("yw-search-3")); err != nil {
+		t.Fatal(err)
+	}
+	idx.Close()
+	if ix, err := Open(dir); !errors.Is(err, ErrSchema) {
+		if ix != nil {
+			ix.Close()
+		}
+		t.Fatalf("Open of a yw-search-3 index: %v, want ErrSchema", err)
+	}
+}

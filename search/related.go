@@ -357,7 +357,6 @@ var (
 	relatedSectionWeight = 1.0
 	relatedDocWeight     = 1.0
 	relatedPrior         = 1.0
-	relatedTitleWeight   = 0.0
 	// relatedCaseWeight weighs the laws cited by the relatedCases most
 	// similar cases.
 	relatedCaseWeight = 1.0
@@ -396,7 +395,6 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 	if len(bounds) != len(secIDs)+1 {
 		return nil, nil
 	}
-	type tfs map[int]int // section → term frequency
 	score := map[int]float64{}
 	for i, pt := range terms {
 		if len(pt) == 0 {
@@ -406,17 +404,19 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 		if len(first) == 0 {
 			continue
 		}
-		var lastAt map[float64]bool
-		if n := len(pt) - 1; n > 0 {
-			lastAt = map[float64]bool{}
+		// positions where the phrase's last bigram sits n after its first
+		n := uint64(len(pt) - 1)
+		var endsAt map[uint64]bool
+		if n > 0 {
+			endsAt = map[uint64]bool{}
 			for _, l := range locs[pt[n]] {
-				lastAt[float64(l.Pos)-float64(n)] = true
+				endsAt[l.Pos] = true
 			}
 		}
-		seen := map[uint64]bool{}
-		tf := tfs{}
+		seen := map[uint64]bool{} // a bigram shared by several key terms is listed once per phrase
+		tf := map[int]int{}       // section → occurrences of this term
 		for _, l := range first {
-			if seen[l.Pos] || lastAt != nil && !lastAt[float64(l.Pos)] {
+			if seen[l.Pos] || n > 0 && !endsAt[l.Pos+n] {
 				continue
 			}
 			seen[l.Pos] = true
