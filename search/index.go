@@ -18,7 +18,6 @@ import (
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/yiwang/yiwang/search/meta"
@@ -34,7 +33,7 @@ const (
 
 // schemaVersion changes whenever the mapping or an analyzer changes; an
 // index with another version must be rebuilt.
-const schemaVersion = "yw-search-4"
+const schemaVersion = "yw-search-5"
 
 var (
 	keyWatermark = []byte("yw_watermark")
@@ -236,11 +235,38 @@ func (ix *Index) Count() (int, error) {
 	return int(r.Total), nil
 }
 
-// section is an indexed passage: an article or, for documents without
-// articles, a run of paragraphs.
+// section is an addressable passage of a document: an article or, for
+// documents without articles, a run of paragraphs. Sections are not bleve
+// documents: the document record lists them ("sections", encodeSections)
+// with the byte range of their text in the stored document text, and sec_off
+// holds where each starts in the folded body. A bleve document per section
+// (≈ 16 per law) cost ≈ 12 % of indexing CPU and stored every text twice.
 type section struct {
-	id, anchor, label, text string
-	start                   int // byte offset in the document's text
+	id, anchor, label string
+	start             int  // byte offset where the section begins (its label or first line)
+	from, to          int  // byte range of its text in the document text
+	para              bool // a run of paragraphs: lines trimmed, blank lines dropped
+}
+
+// text returns the section's text in the document text doc.
+func (s section) text(doc string) string {
+	if s.from < 0 || s.to > len(doc) || s.from > s.to {
+		return ""
+	}
+	t := doc[s.from:s.to]
+	if !s.para {
+		return t
+	}
+	var b strings.Builder
+	for line := range strings.Lines(t) {
+		if p := strings.TrimSpace(line); p != "" {
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(p)
+		}
+	}
+	return b.String()
 }
 
 const sectionTarget = 600 // bytes per paragraph section (~200 characters)
@@ -252,50 +278,47 @@ func sectionsOf(d *Doc) []section {
 	}
 	var out []section
 	seen := map[string]int{}
-	add := func(anchor, label, text string, start int) {
-		if strings.TrimSpace(text) == "" {
-			return
+	add := func(s section) {
+		seen[s.anchor]++
+		s.id = d.ID + "#" + s.anchor
+		if n := seen[s.anchor]; n > 1 {
+			s.id += "~" + strconv.Itoa(n)
 		}
-		seen[anchor]++
-		id := d.ID + "#" + anchor
-		if n := seen[anchor]; n > 1 {
-			id += "~" + strconv.Itoa(n)
-		}
-		out = append(out, section{id: id, anchor: anchor, label: label, text: text, start: start})
+		out = append(out, s)
 	}
 	// paragraphs groups the lines of text[from:to] into ~sectionTarget runs
 	paragraphs := func(from, to int, prefix string) {
-		var buf strings.Builder
-		n, start := 0, -1
+		n, start, end, size := 0, -1, -1, 0
 		flush := func() {
-			if buf.Len() > 0 {
-				add(fmt.Sprintf("%s%d", prefix, n), "", buf.String(), start)
+			if size > 0 {
+				add(section{anchor: prefix + strconv.Itoa(n), start: start, from: start, to: end, para: true})
 				n++
-				buf.Reset()
+				size = 0
 			}
 		}
 		for off := from; off < to; {
-			end := strings.IndexByte(d.Text[off:to], '\n')
-			if end < 0 {
-				end = to
+			end1 := strings.IndexByte(d.Text[off:to], '\n')
+			if end1 < 0 {
+				end1 = to
 			} else {
-				end += off
+				end1 += off
 			}
-			p := strings.TrimSpace(d.Text[off:end])
+			p := strings.TrimSpace(d.Text[off:end1])
 			lineStart := off
-			off = end + 1
+			off = end1 + 1
 			if p == "" {
 				continue
 			}
-			if buf.Len() > 0 && buf.Len()+len(p) > sectionTarget {
+			if size > 0 && size+len(p) > sectionTarget {
 				flush()
 			}
-			if buf.Len() > 0 {
-				buf.WriteByte('\n')
+			if size > 0 {
+				size++ // the newline joining the lines
 			} else {
 				start = lineStart
 			}
-			buf.WriteString(p)
+			size += len(p)
+			end = end1
 		}
 		flush()
 	}
@@ -306,8 +329,71 @@ func sectionsOf(d *Doc) []section {
 	if arts[0].Offset > 0 {
 		paragraphs(0, min(arts[0].Offset, len(d.Text)), "pre")
 	}
-	for _, a := range arts {
-		add(a.Anchor, a.Label, a.Text, a.Offset)
+	for i, a := range arts {
+		if strings.TrimSpace(a.Text) == "" || a.Offset < 0 || a.Offset > len(d.Text) {
+			continue
+		}
+		s := section{anchor: a.Anchor, label: a.Label, start: a.Offset}
+		if j := strings.Index(d.Text[a.Offset:], a.Text); j >= 0 {
+			s.from, s.to = a.Offset+j, a.Offset+j+len(a.Text)
+		} else {
+			// articles not parsed from this text: up to the next one
+			s.from, s.to, s.para = a.Offset, len(d.Text), true
+			if i+1 < len(arts) && arts[i+1].Offset > a.Offset && arts[i+1].Offset <= len(d.Text) {
+				s.to = arts[i+1].Offset
+			}
+		}
+		add(s)
+	}
+	return out
+}
+
+// encodeSections lists sections for the document record, one per line:
+// key (the id after "#"), label, text start and end, "p" for paragraphs.
+func encodeSections(secs []section) string {
+	var b []byte
+	for i, s := range secs {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, s.id[strings.IndexByte(s.id, '#')+1:]...)
+		b = append(b, '\t')
+		b = append(b, s.label...)
+		b = append(b, '\t')
+		b = strconv.AppendInt(b, int64(s.from), 10)
+		b = append(b, '\t')
+		b = strconv.AppendInt(b, int64(s.to), 10)
+		if s.para {
+			b = append(b, "\tp"...)
+		}
+	}
+	return string(b)
+}
+
+// decodeSections reads what encodeSections wrote for document docID.
+// A malformed line yields a section without text rather than none, so
+// that sections stay aligned with sec_off.
+func decodeSections(docID, enc string) []section {
+	if enc == "" {
+		return nil
+	}
+	var out []section
+	for line := range strings.SplitSeq(enc, "\n") {
+		f := strings.Split(line, "\t")
+		s := section{id: docID + "#" + f[0], anchor: f[0], from: -1, to: -1}
+		if i := strings.IndexByte(s.anchor, '~'); i >= 0 {
+			s.anchor = s.anchor[:i]
+		}
+		if len(f) >= 4 {
+			s.label = f[1]
+			from, err1 := strconv.Atoi(f[2])
+			to, err2 := strconv.Atoi(f[3])
+			if err1 == nil && err2 == nil {
+				s.from, s.to = from, to
+			}
+			s.para = len(f) > 4 && f[4] == "p"
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -354,12 +440,8 @@ func titleKeys(title string) []string {
 	return keys
 }
 
-func (d *Doc) records() (string, map[string]interface{}, []section) {
+func (d *Doc) records() (string, map[string]interface{}) {
 	secs := sectionsOf(d)
-	ids := make([]string, len(secs))
-	for i, s := range secs {
-		ids[i] = s.id
-	}
 	status := d.Status
 	if status == "" {
 		status = meta.StatusCurrent
@@ -369,7 +451,7 @@ func (d *Doc) records() (string, map[string]interface{}, []section) {
 		"type": "doc", "kind": d.Kind, "status": status, "text": d.Text,
 		"title": d.Title, "title_key": titleKeys(d.Title),
 		"body": body, "sec_off": offs, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
-		"written": d.Written, "published": d.Published, "sections": strings.Join(ids, "\n"),
+		"written": d.Written, "published": d.Published, "sections": encodeSections(secs),
 	}
 	if len(d.Tags) > 0 {
 		m["tags"] = d.Tags
@@ -398,88 +480,35 @@ func (d *Doc) records() (string, map[string]interface{}, []section) {
 			m["number"] = d.Number
 		}
 	}
-	return d.ID, m, secs
-}
-
-func sectionRecord(d *Doc, s section) map[string]interface{} {
-	status := d.Status
-	if status == "" {
-		status = meta.StatusCurrent
-	}
-	return map[string]interface{}{
-		"type": "sec", "doc_id": d.ID, "kind": d.Kind, "status": status,
-		"anchor": s.anchor, "label": s.label, "text": s.text,
-	}
+	return d.ID, m
 }
 
 // Index adds or replaces one document.
 func (ix *Index) Index(d *Doc) error { return ix.IndexBatch([]*Doc{d}) }
 
-// IndexBatch adds or replaces documents in one bleve batch. Sections of a
-// replaced document that no longer exist are deleted.
+// IndexBatch adds or replaces documents in one bleve batch.
 func (ix *Index) IndexBatch(docs []*Doc) error {
-	idx, done := ix.bleve()
-	defer done()
-	b := idx.NewBatch()
 	for _, d := range docs {
-		if d.ID == "" || strings.Contains(d.ID, "#") {
-			return fmt.Errorf("search: invalid document id %q", d.ID)
-		}
-		old, err := storedSections(idx, d.ID)
-		if err != nil {
+		if err := validID(d.ID); err != nil {
 			return err
 		}
-		id, rec, secs := d.records()
-		if err := b.Index(id, rec); err != nil {
-			return err
-		}
-		keep := map[string]bool{}
-		for _, s := range secs {
-			keep[s.id] = true
-			if err := b.Index(s.id, sectionRecord(d, s)); err != nil {
-				return err
-			}
-		}
-		for _, o := range old {
-			if !keep[o] {
-				b.Delete(o)
-			}
-		}
 	}
-	ix.idf.Clear()
-	return idx.Batch(b)
+	return ix.writeDocs(docs)
 }
 
-func storedSections(idx bleve.Index, id string) ([]string, error) {
-	q := query.NewDocIDQuery([]string{id})
-	req := bleve.NewSearchRequestOptions(q, 1, 0, false)
-	req.Fields = []string{"sections"}
-	r, err := idx.Search(req)
-	if err != nil || len(r.Hits) == 0 {
-		return nil, err
+func validID(id string) error {
+	if id == "" || strings.Contains(id, "#") {
+		return fmt.Errorf("search: invalid document id %q", id)
 	}
-	s, _ := r.Hits[0].Fields["sections"].(string)
-	if s == "" {
-		return nil, nil
-	}
-	return strings.Split(s, "\n"), nil
+	return nil
 }
 
-// Delete removes a document and its sections.
+// Delete removes a document.
 func (ix *Index) Delete(id string) error {
 	idx, done := ix.bleve()
 	defer done()
-	old, err := storedSections(idx, id)
-	if err != nil {
-		return err
-	}
-	b := idx.NewBatch()
-	b.Delete(id)
-	for _, o := range old {
-		b.Delete(o)
-	}
 	ix.idf.Clear()
-	return idx.Batch(b)
+	return idx.Delete(id)
 }
 
 // Rebuild builds a fresh index from feed in a sibling directory, then swaps
@@ -538,9 +567,8 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 	return nil
 }
 
-// Bulk accumulates documents into batches for fast imports. It skips the
-// per-document lookup of old sections, so use it on new documents (import,
-// rebuild) or accept that stale sections of shrunk documents survive.
+// Bulk accumulates documents into batches for fast imports (import,
+// rebuild); a document already indexed is replaced, as by IndexBatch.
 //
 // Full batches are written in the background, up to bulkWriters at a time:
 // bleve analyses a batch's documents in parallel, but maps them and builds
@@ -631,8 +659,8 @@ func (ix *Index) NewBulk(size int) *Bulk {
 
 // Add queues a document, starting a batch write when full.
 func (b *Bulk) Add(d *Doc) error {
-	if d.ID == "" || strings.Contains(d.ID, "#") {
-		return fmt.Errorf("search: invalid document id %q", d.ID)
+	if err := validID(d.ID); err != nil {
+		return err
 	}
 	b.docs = append(b.docs, d)
 	b.bytes += len(d.Text)
@@ -658,7 +686,7 @@ func (b *Bulk) start() {
 	b.wg.Add(1)
 	go func() {
 		defer func() { <-b.sem; b.wg.Done() }()
-		if err := b.ix.writeNew(docs); err != nil {
+		if err := b.ix.writeDocs(docs); err != nil {
 			b.mu.Lock()
 			if b.err == nil {
 				b.err = err
@@ -680,10 +708,11 @@ func (b *Bulk) Flush() error {
 	return b.firstErr()
 }
 
-// writeNew indexes new documents in one bleve batch. It maps the documents
-// itself, analyses bodies with bodyField and hands scorch sizedDocs;
-// otherwise it is what bleve's Batch.Index does.
-func (ix *Index) writeNew(docs []*Doc) error {
+// writeDocs adds or replaces documents in one bleve batch. It does what
+// bleve's Batch.Index does (map each document, scorch replaces a document
+// with the same id), except that it analyses bodies with bodyField and
+// hands scorch sizedDocs.
+func (ix *Index) writeDocs(docs []*Doc) error {
 	idx, done := ix.bleve()
 	defer done()
 	adv, err := idx.Advanced()
@@ -692,7 +721,8 @@ func (ix *Index) writeNew(docs []*Doc) error {
 	}
 	m := idx.Mapping()
 	batch := index.NewBatch()
-	add := func(id string, rec map[string]interface{}, textLen int) error {
+	for _, d := range docs {
+		id, rec := d.records()
 		doc := document.NewDocument(id)
 		if err := m.MapDocument(doc, rec); err != nil {
 			return err
@@ -702,19 +732,7 @@ func (ix *Index) writeNew(docs []*Doc) error {
 				doc.Fields[i] = &bodyField{TextField: tf}
 			}
 		}
-		batch.Update(sizedDoc{doc, 64*textLen + 1024})
-		return nil
-	}
-	for _, d := range docs {
-		id, rec, secs := d.records()
-		if err := add(id, rec, len(d.Text)); err != nil {
-			return err
-		}
-		for _, s := range secs {
-			if err := add(s.id, sectionRecord(d, s), len(s.text)); err != nil {
-				return err
-			}
-		}
+		batch.Update(sizedDoc{doc, 64*len(d.Text) + 1024})
 	}
 	ix.idf.Clear()
 	err = adv.Batch(batch)

@@ -449,3 +449,43 @@ func TestOpenOlderSchema(t *testing.T) {
 		t.Fatalf("Open of a yw-search-3 index: %v, want ErrSchema", err)
 	}
 }
+
+// TestSectionText: sections are byte ranges of the stored text. A
+// paragraph run reads as its lines trimmed with blank lines dropped, an
+// article as its text after the label, and a malformed sections field
+// still yields one section per line (kept aligned with sec_off).
+func TestSectionText(t *testing.T) {
+	ix, err := Open(filepath.Join(t.TempDir(), "kb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	long := strings.Repeat("城市运行管理平台汇聚各部门数据。", 30) // > sectionTarget
+	para := NewDoc("notice", KindPolicy, "关于做好城市运行管理的通知", "　　各乡镇人民政府：\n\n  现通知如下。  \n\t第二段落内容。\n"+long+"\n")
+	arts := NewDoc("rules", KindPolicy, "管理办法", "总则说明\n第一条　本办法适用于全县。\n  \n第二条 主管部门负责\n  日常监督。\n")
+	if err := ix.IndexBatch([]*Doc{para, arts}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ doc, anchor, want string }{
+		{"notice", "p0", "各乡镇人民政府：\n现通知如下。\n第二段落内容。"},
+		{"notice", "p1", long},
+		{"rules", "pre0", "总则说明"},
+		{"rules", "art-1", "本办法适用于全县。"},
+		{"rules", "art-2", "主管部门负责\n  日常监督。"},
+	} {
+		a, ok := ix.Article(c.doc, c.anchor)
+		if !ok || a.Text != c.want {
+			t.Errorf("%s#%s = %+v, want %q", c.doc, c.anchor, a, c.want)
+		}
+	}
+	if a, ok := ix.Article("rules", "art-2"); ok && (a.Label != "第二条" || a.Num != 2 || a.ID != "rules#art-2") {
+		t.Errorf("art-2 = %+v", a)
+	}
+	secs := decodeSections("x", "art-1\t第一条\t3\t9\nbroken\nart-2~2\t第二条\tx\t9\tp")
+	if len(secs) != 3 || secs[1].text("0123456789") != "" || secs[2].anchor != "art-2" || secs[2].id != "x#art-2~2" || secs[2].text("0123456789") != "" {
+		t.Errorf("decode of a malformed field: %+v", secs)
+	}
+	if got := secs[0].text("0123456789"); got != "345678" {
+		t.Errorf("text = %q", got)
+	}
+}

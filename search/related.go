@@ -151,9 +151,9 @@ func (ix *Index) docFreq(idx bleve.Index, term string) int {
 var citeRe = regexp.MustCompile(`《([^《》]{2,60})》`)
 
 // Related recommends documents for a text (a case description, a project,
-// an enterprise profile): it extracts key terms, runs a weighted query over
-// sections (articles and paragraphs), and groups the matching sections by
-// document. Each hit carries the passages that matched.
+// an enterprise profile): it extracts key terms, runs one weighted phrase
+// query over document bodies, and maps the match locations to sections
+// (articles and paragraphs). Each hit carries the passages that matched.
 func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOptions) (*Result, error) {
 	start := time.Now()
 	idx, done := ix.bleve()
@@ -199,7 +199,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	type agg struct {
 		id     string
 		scores []float64 // section scores, best first
-		secs   []string  // their ids
+		secs   []section // those sections
 		status string
 		doc    float64 // document-level score
 	}
@@ -224,7 +224,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		a.status = fieldStr(h, "status")
 		a.doc = h.Score
 		maxDoc = max(maxDoc, h.Score)
-		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, fieldStr(h, "sections"), fieldStr(h, "sec_off"))
+		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, decodeSections(h.ID, fieldStr(h, "sections")), fieldStr(h, "sec_off"))
 	}
 	secScore := func(a *agg) float64 {
 		// best section, plus diminishing credit for more matching sections
@@ -323,6 +323,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	for i, kt := range kts {
 		keys[i] = kt.Term
 	}
+	texts := docTexts(idx, ids)
 	for _, a := range order {
 		h, ok := docs[a.id]
 		if !ok {
@@ -333,7 +334,9 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		if len(secs) > opt.Passages {
 			secs = secs[:opt.Passages]
 		}
-		for i, p := range ix.loadSections(idx, secs) {
+		text := texts[a.id][0]
+		for i, s := range secs {
+			p := sectionHit(s, text)
 			if i < len(a.scores) {
 				p.Score = a.scores[i]
 			}
@@ -341,7 +344,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		if len(secs) == 0 {
 			// matched at document level only: show where the terms are
-			h.Snippet = Snippet(ix.docText(idx, a.id), keys, 120)
+			h.Snippet = Snippet(text, keys, 120)
 		}
 		if len(h.Passages) > 0 {
 			h.Snippet = Snippet(h.Passages[0].Label+" "+h.Passages[0].Text, keys, 120)
@@ -378,12 +381,11 @@ const sectionAvgLen = 450
 // sectionScores maps a hit's body match locations to its sections and
 // scores each section BM25-style over the key terms it contains (a term
 // counts where its first and last bigrams sit at the phrase's distance).
-// It returns the scores of matching sections, best first, and their ids.
-func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string, ids, offs string) ([]float64, []string) {
-	if len(locs) == 0 || ids == "" || offs == "" {
+// It returns the scores of matching sections, best first, and the sections.
+func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string, secs []section, offs string) ([]float64, []section) {
+	if len(locs) == 0 || len(secs) == 0 || offs == "" {
 		return nil, nil
 	}
-	secIDs := strings.Split(ids, "\n")
 	var bounds []int
 	for _, f := range strings.Split(offs, ",") {
 		v, err := strconv.Atoi(f)
@@ -392,7 +394,7 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 		}
 		bounds = append(bounds, v)
 	}
-	if len(bounds) != len(secIDs)+1 {
+	if len(bounds) != len(secs)+1 {
 		return nil, nil
 	}
 	score := map[int]float64{}
@@ -421,7 +423,7 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 			}
 			seen[l.Pos] = true
 			s := sort.SearchInts(bounds, int(l.Start)+1) - 1 // last bound <= Start
-			if s < 0 || s >= len(secIDs) {
+			if s < 0 || s >= len(secs) {
 				continue
 			}
 			tf[s]++
@@ -443,11 +445,11 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 		return idx[a] < idx[b]
 	})
 	out := make([]float64, len(idx))
-	outIDs := make([]string, len(idx))
+	outSecs := make([]section, len(idx))
 	for k, s := range idx {
-		out[k], outIDs[k] = score[s], secIDs[s]
+		out[k], outSecs[k] = score[s], secs[s]
 	}
-	return out, outIDs
+	return out, outSecs
 }
 
 // prior favours documents of higher legal force, which apply to any
@@ -533,16 +535,6 @@ func (ix *Index) byTitle(idx bleve.Index, title string) string {
 		return ""
 	}
 	return r.Hits[0].ID
-}
-
-func (ix *Index) docText(idx bleve.Index, id string) string {
-	req := bleve.NewSearchRequestOptions(query.NewDocIDQuery([]string{id}), 1, 0, false)
-	req.Fields = []string{"text"}
-	r, err := idx.Search(req)
-	if err != nil || len(r.Hits) == 0 {
-		return ""
-	}
-	return fieldStr(r.Hits[0], "text")
 }
 
 func (ix *Index) loadDocs(idx bleve.Index, ids []string) map[string]Hit {

@@ -254,7 +254,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		text, _ := h.Fields["text"].(string)
 		hit.Snippet = Snippet(text, keys, 120)
 		if pq.article != nil {
-			hit.Article = ix.article(idx, h.ID, fieldStr(h, "sections"), meta.Anchor(pq.article.Num, pq.article.Sub))
+			hit.Article = article(h.ID, text, fieldStr(h, "sections"), meta.Anchor(pq.article.Num, pq.article.Sub))
 			if hit.Article != nil {
 				hit.Snippet = Snippet(hit.Article.Label+" "+hit.Article.Text, append(keys, hit.Article.Label), 120)
 			}
@@ -294,39 +294,40 @@ func hitFromFields(h *bsearch.DocumentMatch) Hit {
 		Published: fieldStr(h, "published")}
 }
 
-// article loads section docID#anchor if the document has it.
-func (ix *Index) article(idx bleve.Index, docID, sections, anchor string) *ArticleHit {
-	id := docID + "#" + anchor
-	if !strings.Contains("\n"+sections+"\n", "\n"+id+"\n") {
-		return nil
+// article returns the section of a document with the anchor (art-44), given
+// the document's stored text and sections.
+func article(docID, text, sections, anchor string) *ArticleHit {
+	for _, s := range decodeSections(docID, sections) {
+		if s.anchor == anchor {
+			a := sectionHit(s, text)
+			return &a
+		}
 	}
-	hs := ix.loadSections(idx, []string{id})
-	if len(hs) == 0 {
-		return nil
-	}
-	return &hs[0]
+	return nil
 }
 
-func (ix *Index) loadSections(idx bleve.Index, ids []string) []ArticleHit {
+func sectionHit(s section, text string) ArticleHit {
+	a := ArticleHit{ID: s.id, Anchor: s.anchor, Label: s.label, Text: s.text(text)}
+	if ar, ok := meta.ParseArticleRef(a.Label); ok {
+		a.Num = ar.Num
+	}
+	return a
+}
+
+// docTexts loads the stored text and sections of documents.
+func docTexts(idx bleve.Index, ids []string) map[string][2]string {
+	out := map[string][2]string{}
+	if len(ids) == 0 {
+		return out
+	}
 	req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(ids), len(ids), 0, false)
-	req.Fields = []string{"anchor", "label", "text"}
+	req.Fields = []string{"text", "sections"}
 	r, err := idx.Search(req)
 	if err != nil {
-		return nil
+		return out
 	}
-	byID := map[string]ArticleHit{}
 	for _, h := range r.Hits {
-		a := ArticleHit{ID: h.ID, Anchor: fieldStr(h, "anchor"), Label: fieldStr(h, "label"), Text: fieldStr(h, "text")}
-		if ar, ok := meta.ParseArticleRef(a.Label); ok {
-			a.Num = ar.Num
-		}
-		byID[h.ID] = a
-	}
-	var out []ArticleHit
-	for _, id := range ids {
-		if a, ok := byID[id]; ok {
-			out = append(out, a)
-		}
+		out[h.ID] = [2]string{fieldStr(h, "text"), fieldStr(h, "sections")}
 	}
 	return out
 }
@@ -335,11 +336,12 @@ func (ix *Index) loadSections(idx bleve.Index, ids []string) []ArticleHit {
 func (ix *Index) Article(docID, anchor string) (*ArticleHit, bool) {
 	idx, done := ix.bleve()
 	defer done()
-	hs := ix.loadSections(idx, []string{docID + "#" + anchor})
-	if len(hs) == 0 {
+	d, ok := docTexts(idx, []string{docID})[docID]
+	if !ok {
 		return nil, false
 	}
-	return &hs[0], true
+	a := article(docID, d[0], d[1], anchor)
+	return a, a != nil
 }
 
 func snippetKeys(pq parsedQuery) []string {
