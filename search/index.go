@@ -795,8 +795,21 @@ func (d sizedDoc) Size() int { return d.size }
 // newBleve creates the index with zap v15 segments: v16 adds sections for
 // vector and synonym indexes that this index does not use, and building
 // its segments cost ≈ 20 % more CPU per MB in paired runs (BENCHMARKS.md).
+//
+// Scorch's merge planner budgets segments by document count, treating
+// any segment below FloorSegmentSize documents (default 2,000) as that
+// size. Knowledge-base documents are large (a law averages 17 KB) and
+// few: at the default floor a 3,500-document corpus is allowed 2
+// segments, so an import re-merged everything it wrote several times
+// (a quarter of its CPU). A floor of 200 allows ~11 segments for the
+// corpus and ~24 for 100,000 documents (BENCHMARKS.md has the query
+// latencies). bleve keeps this config in index_meta.json.
 func newBleve(dir string) (bleve.Index, error) {
 	return bleve.NewUsing(dir, newMapping(), scorch.Name, scorch.Name, map[string]interface{}{
 		"forceSegmentType": "zap", "forceSegmentVersion": 15,
+		"scorchMergePlanOptions": map[string]interface{}{"FloorSegmentSize": mergeFloorDocs},
 	})
 }
+
+// mergeFloorDocs is the merge planner's floor segment size (documents).
+const mergeFloorDocs = 200

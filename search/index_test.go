@@ -357,7 +357,8 @@ func TestRelatedPassageOffsets(t *testing.T) {
 }
 
 // TestSegmentVersionPersists: the zap version chosen at creation must be
-// the one a reopened index writes with, or merges would mix segment types.
+// the one a reopened index writes with, or merges would mix segment types;
+// the merge floor must persist too.
 func TestSegmentVersionPersists(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "kb")
 	ix, err := Open(dir)
@@ -381,6 +382,9 @@ func TestSegmentVersionPersists(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"forceSegmentVersion":15`) {
 		t.Errorf("index_meta.json does not pin the segment version: %s", b)
+	}
+	if want := fmt.Sprintf(`"scorchMergePlanOptions":{"FloorSegmentSize":%d}`, mergeFloorDocs); !strings.Contains(string(b), want) {
+		t.Errorf("index_meta.json does not keep the merge floor (%s): %s", want, b)
 	}
 	if ix, err = Open(dir); err != nil {
 		t.Fatal(err)
