@@ -236,6 +236,14 @@ func replicate(corpus []CorpusDoc, n int) []CorpusDoc {
 	return out
 }
 
+// BenchQueries and BenchTexts are the short queries and the 1,000-character
+// Related inputs of Bench, for measuring the same load through the server
+// (scripts/bench-kb.sh).
+func BenchQueries(corpus []CorpusDoc, n int) []string { return shortQueries(corpus, n) }
+
+// BenchTexts: see BenchQueries.
+func BenchTexts(corpus []CorpusDoc, n int) []string { return relatedTexts(corpus, n) }
+
 // shortQueries: a mix of title words, 2-4 character words from the text,
 // article lookups and numbers, deterministic.
 func shortQueries(corpus []CorpusDoc, n int) []string {
