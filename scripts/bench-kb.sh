@@ -41,7 +41,7 @@ t0=$(date +%s%3N)
 # exits 1 when files are refused (the corpus has 27 without text); the
 # summary says how many
 rc=0
-"$BIN" kb import --data "$data" --json "$CORPUS" >"$work/import.json" 2>"$work/import.err" || rc=$?
+"$BIN" kb import --data "$data" --json ${JOBS:+--jobs $JOBS} "$CORPUS" >"$work/import.json" 2>"$work/import.err" || rc=$?
 t1=$(date +%s%3N)
 if [ ! -s "$work/import.json" ]; then cat "$work/import.err" >&2; echo "bench-kb: import failed ($rc)" >&2; exit 1; fi
 python3 - "$work/import.json" "$CORPUS" $((t1 - t0)) <<'PY'

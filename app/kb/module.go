@@ -281,18 +281,36 @@ func (m *Module) indexIDs(ix *search.Index, ids map[string]bool) error {
 	}
 	// bleve analyses a whole batch in memory before it builds the segment:
 	// bounded batches keep a bulk import's peak memory flat.
-	for len(docs) > 0 {
-		n := min(len(docs), maxBatch)
-		if err := ix.IndexBatch(docs[:n]); err != nil {
+	for _, b := range batches(docs, maxBatch, maxBatchBytes) {
+		if err := ix.IndexBatch(b); err != nil {
 			return err
 		}
-		docs = docs[n:]
 	}
 	return nil
 }
 
-// maxBatch is the number of documents indexed per bleve batch.
-const maxBatch = 20
+// batches splits docs into runs of at most maxDocs documents and maxBytes
+// of text; a document larger than maxBytes is a batch of its own.
+func batches(docs []*search.Doc, maxDocs, maxBytes int) [][]*search.Doc {
+	var out [][]*search.Doc
+	for len(docs) > 0 {
+		n, size := 0, 0
+		for n < len(docs) && n < maxDocs && (n == 0 || size+len(docs[n].Text) <= maxBytes) {
+			size += len(docs[n].Text)
+			n++
+		}
+		out = append(out, docs[:n])
+		docs = docs[n:]
+	}
+	return out
+}
+
+// maxBatch and maxBatchBytes bound the documents and the text indexed per
+// bleve batch (one segment).
+const (
+	maxBatch      = 200
+	maxBatchBytes = 4 << 20
+)
 
 func (d *Document) searchDoc() *search.Doc {
 	return &search.Doc{ID: d.ID, Title: d.Title, Number: d.Number, Issuer: d.Issuer, Kind: d.Kind, DocType: d.DocType,
