@@ -71,11 +71,12 @@ func NewDoc(id, kind, title, text string) *Doc {
 
 // Index is the knowledge-base search index. It is safe for concurrent use.
 type Index struct {
-	dir string
-	mu  sync.RWMutex // guards idx during Rebuild's swap
-	idx bleve.Index
-	syn *Synonyms
-	idf sync.Map // term → float64, cached inverse document frequencies
+	dir    string
+	mu     sync.RWMutex // guards idx during Rebuild's swap
+	idx    bleve.Index  // after Close, the closed index: its calls return bleve.ErrorIndexClosed
+	closed bool
+	syn    *Synonyms
+	idf    sync.Map // term → float64, cached inverse document frequencies
 }
 
 func newMapping() *mapping.IndexMappingImpl {
@@ -117,12 +118,11 @@ func newMapping() *mapping.IndexMappingImpl {
 		f.DocValues = false
 		return f
 	}
-	// shared
+	// type is "doc" on every record (sections were "sec" until yw-search-5)
 	dm.AddFieldMappingsAt("type", kw(false, false))
 	dm.AddFieldMappingsAt("kind", kw(true, true))
 	dm.AddFieldMappingsAt("status", kw(true, true))
 	dm.AddFieldMappingsAt("text", storeOnly())
-	// documents
 	dm.AddFieldMappingsAt("title", text(AnalyzerBigramTitle, true, true))
 	dm.AddFieldMappingsAt("title_key", kw(false, false))
 	dm.AddFieldMappingsAt("body", text(AnalyzerBigramFolded, false, true))
@@ -139,11 +139,7 @@ func newMapping() *mapping.IndexMappingImpl {
 	dm.AddFieldMappingsAt("tags", kw(true, true))
 	dm.AddFieldMappingsAt("written", storeOnly())
 	dm.AddFieldMappingsAt("published", storeOnly())
-	dm.AddFieldMappingsAt("sections", storeOnly())
-	// sections (articles and paragraphs)
-	dm.AddFieldMappingsAt("doc_id", kw(true, false))
-	dm.AddFieldMappingsAt("label", storeOnly())
-	dm.AddFieldMappingsAt("anchor", storeOnly())
+	dm.AddFieldMappingsAt("sections", storeOnly()) // encodeSections
 	im.DefaultMapping = dm
 	return im
 }
@@ -188,14 +184,17 @@ func openBleve(dir string) (bleve.Index, error) {
 func (ix *Index) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.idx == nil {
+	if ix.closed {
 		return nil
 	}
-	err := ix.idx.Close()
-	ix.idx = nil
-	return err
+	ix.closed = true
+	return ix.idx.Close()
 }
 
+// bleve returns the current index under the read lock, released by the
+// returned func; ix.closed may be read while it is held. Calls through the
+// bleve.Index API of a closed index return bleve.ErrorIndexClosed; code
+// that goes through Advanced() must check ix.closed itself.
 func (ix *Index) bleve() (bleve.Index, func()) {
 	ix.mu.RLock()
 	return ix.idx, ix.mu.RUnlock
@@ -240,7 +239,8 @@ func (ix *Index) Count() (int, error) {
 // documents: the document record lists them ("sections", encodeSections)
 // with the byte range of their text in the stored document text, and sec_off
 // holds where each starts in the folded body. A bleve document per section
-// (≈ 16 per law) cost ≈ 12 % of indexing CPU and stored every text twice.
+// (≈ 40 per document on the corpus) cost ≈ 12 % of indexing CPU and stored
+// every text twice.
 type section struct {
 	id, anchor, label string
 	start             int  // byte offset where the section begins (its label or first line)
@@ -545,9 +545,12 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.idx != nil {
-		ix.idx.Close()
+	if ix.closed {
+		os.RemoveAll(tmp)
+		return bleve.ErrorIndexClosed
 	}
+	ix.idx.Close()
+	ix.closed = true // until the new index is open
 	old := ix.dir + ".old"
 	os.RemoveAll(old)
 	if err := os.Rename(ix.dir, old); err != nil && !os.IsNotExist(err) {
@@ -560,10 +563,9 @@ func (ix *Index) Rebuild(ctx context.Context, watermark uint64, feed func(add fu
 	ix.idf.Clear()
 	nidx, err = bleve.Open(ix.dir)
 	if err != nil {
-		ix.idx = nil
-		return err
+		return err // ix.idx stays the closed old index
 	}
-	ix.idx = nidx
+	ix.idx, ix.closed = nidx, false
 	return nil
 }
 
@@ -715,6 +717,9 @@ func (b *Bulk) Flush() error {
 func (ix *Index) writeDocs(docs []*Doc) error {
 	idx, done := ix.bleve()
 	defer done()
+	if ix.closed { // Advanced() does not say
+		return bleve.ErrorIndexClosed
+	}
 	adv, err := idx.Advanced()
 	if err != nil {
 		return err

@@ -493,3 +493,52 @@ func TestSectionText(t *testing.T) {
 		t.Errorf("text = %q", got)
 	}
 }
+
+// TestClosedIndex: every call on a closed index returns an error instead
+// of panicking, and Close is idempotent.
+func TestClosedIndex(t *testing.T) {
+	ix, err := Open(filepath.Join(t.TempDir(), "kb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.IndexBatch(sampleDocs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	ctx := context.Background()
+	if err := ix.Index(sampleDocs[0]); err == nil {
+		t.Error("Index on a closed index succeeded")
+	}
+	if err := ix.Delete(sampleDocs[0].ID); err == nil {
+		t.Error("Delete on a closed index succeeded")
+	}
+	if _, err := ix.Search(ctx, Request{Query: "劳动法"}); err == nil {
+		t.Error("Search on a closed index succeeded")
+	}
+	if _, err := ix.Related(ctx, "用人单位安排劳动者延长工作时间，应当支付加班工资。", 5, RelatedOptions{}); err == nil {
+		t.Error("Related on a closed index succeeded")
+	}
+	if _, err := ix.Count(); err == nil {
+		t.Error("Count on a closed index succeeded")
+	}
+	if _, err := ix.Suggest(ctx, "劳动", 5); err == nil {
+		t.Error("Suggest on a closed index succeeded")
+	}
+	if kts := ix.KeyTerms("用人单位安排劳动者延长工作时间", 5); len(kts) != 0 {
+		t.Errorf("KeyTerms on a closed index: %v", kts)
+	}
+	if err := ix.SetWatermark(3); err == nil {
+		t.Error("SetWatermark on a closed index succeeded")
+	}
+	if _, ok := ix.Article(sampleDocs[0].ID, "art-1"); ok {
+		t.Error("Article on a closed index found")
+	}
+	if err := ix.Rebuild(ctx, 1, func(add func(*Doc) error) error { return nil }); err == nil {
+		t.Error("Rebuild of a closed index succeeded")
+	}
+}

@@ -50,6 +50,9 @@ func init() {
 func (ix *Index) KeyTerms(text string, n int) []KeyTerm {
 	idx, done := ix.bleve()
 	defer done()
+	if ix.closed {
+		return nil
+	}
 	return ix.keyTerms(idx, text, n)
 }
 
@@ -158,6 +161,9 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	start := time.Now()
 	idx, done := ix.bleve()
 	defer done()
+	if ix.closed {
+		return nil, bleve.ErrorIndexClosed
+	}
 	if n <= 0 {
 		n = 10
 	}
