@@ -33,12 +33,14 @@ func init() {
                                            documents that apply to the text on stdin
   yiwang kb reindex [--data DIR | --server URL --token T]
                                            rebuild the search index from the store
+  yiwang kb bench [--json] [--peer] [--docs N] FOLDER
+                                           measure indexing, search and related on this machine
 `, (*cli).kb)
 }
 
 func (c *cli) kb(args []string) error {
 	if len(args) == 0 {
-		return usageError("kb: expected import, search, related or reindex")
+		return usageError("kb: expected import, search, related, reindex or bench")
 	}
 	switch args[0] {
 	case "import":
@@ -49,6 +51,8 @@ func (c *cli) kb(args []string) error {
 		return c.kbRelated(args[1:])
 	case "reindex":
 		return c.kbReindex(args[1:])
+	case "bench":
+		return c.kbBench(args[1:])
 	}
 	return usageError(fmt.Sprintf("kb: unknown subcommand %q", args[0]))
 }
