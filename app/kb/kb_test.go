@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -335,41 +334,5 @@ func TestDamagedIndexIsRebuilt(t *testing.T) {
 	}
 	if n3.m.Watermark() == 0 {
 		t.Errorf("rebuilt index has no watermark")
-	}
-}
-
-// TestBatches: index batches respect both bounds, keep every document in
-// order, and give an oversize document a batch of its own.
-func TestBatches(t *testing.T) {
-	mk := func(sizes ...int) []*search.Doc {
-		var out []*search.Doc
-		for i, n := range sizes {
-			out = append(out, &search.Doc{ID: fmt.Sprint(i), Text: strings.Repeat("x", n)})
-		}
-		return out
-	}
-	shape := func(bs [][]*search.Doc) string {
-		var parts []string
-		for _, b := range bs {
-			var ids []string
-			for _, d := range b {
-				ids = append(ids, d.ID)
-			}
-			parts = append(parts, strings.Join(ids, ","))
-		}
-		return strings.Join(parts, "|")
-	}
-	for _, c := range []struct {
-		sizes []int
-		want  string
-	}{
-		{[]int{1, 1, 1, 1, 1}, "0,1|2,3|4"}, // by count
-		{[]int{6, 5, 1, 9, 3}, "0|1,2|3|4"}, // by bytes
-		{[]int{25, 1, 1}, "0|1,2"},          // oversize alone
-		{nil, ""},
-	} {
-		if got := shape(batches(mk(c.sizes...), 2, 10)); got != c.want {
-			t.Errorf("batches(%v) = %q, want %q", c.sizes, got, c.want)
-		}
 	}
 }
