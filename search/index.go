@@ -118,8 +118,6 @@ func newMapping() *mapping.IndexMappingImpl {
 		f.DocValues = false
 		return f
 	}
-	// type is "doc" on every record (sections were "sec" until yw-search-5)
-	dm.AddFieldMappingsAt("type", kw(false, false))
 	dm.AddFieldMappingsAt("kind", kw(true, true))
 	dm.AddFieldMappingsAt("status", kw(true, true))
 	dm.AddFieldMappingsAt("text", storeOnly())
@@ -221,17 +219,12 @@ func (ix *Index) SetWatermark(w uint64) error {
 	return idx.SetInternal(keyWatermark, b[:])
 }
 
-// Count returns the number of documents (not sections) in the index.
+// Count returns the number of documents in the index.
 func (ix *Index) Count() (int, error) {
 	idx, done := ix.bleve()
 	defer done()
-	q := bleve.NewTermQuery("doc")
-	q.SetField("type")
-	r, err := idx.Search(bleve.NewSearchRequestOptions(q, 0, 0, false))
-	if err != nil {
-		return 0, err
-	}
-	return int(r.Total), nil
+	n, err := idx.DocCount()
+	return int(n), err
 }
 
 // section is an addressable passage of a document: an article or, for
@@ -448,7 +441,7 @@ func (d *Doc) records() (string, map[string]interface{}) {
 	}
 	body, offs := foldBody(d.Text, secs)
 	m := map[string]interface{}{
-		"type": "doc", "kind": d.Kind, "status": status, "text": d.Text,
+		"kind": d.Kind, "status": status, "text": d.Text,
 		"title": d.Title, "title_key": titleKeys(d.Title),
 		"body": body, "sec_off": offs, "issuer": d.Issuer, "doc_type": d.DocType, "level": d.Level,
 		"written": d.Written, "published": d.Published, "sections": encodeSections(secs),
@@ -739,9 +732,8 @@ func (ix *Index) writeDocs(docs []*Doc) error {
 		}
 		batch.Update(sizedDoc{doc, 64*len(d.Text) + 1024})
 	}
-	ix.idf.Clear()
 	err = adv.Batch(batch)
-	ix.idf.Clear()
+	ix.idf.Clear() // document frequencies changed
 	return err
 }
 

@@ -134,6 +134,11 @@ func TestSearchSamples(t *testing.T) {
 	if r.Total != len(sampleDocs) || len(r.Facets["kind"]) != 3 {
 		t.Errorf("facets: total %d %v", r.Total, r.Facets)
 	}
+	// only an article: every document, those having it first
+	r = search(t, ix, "第四十四条", nil)
+	if r.Total != len(sampleDocs) || len(r.Hits) == 0 || r.Hits[0].ID != "labor" || r.Hits[0].Article == nil || r.Hits[0].Article.Anchor != "art-44" {
+		t.Errorf("article-only query: total %d, %v", r.Total, ids(r))
+	}
 	// phrase must be contiguous: 劳动 ... 法 apart does not match 动法
 	if got := ids(search(t, ix, "工资报酬法", nil)); len(got) != 0 {
 		t.Errorf("non-contiguous phrase matched: %v", got)

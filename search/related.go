@@ -110,10 +110,9 @@ func (ix *Index) docCount(idx bleve.Index) int {
 	if v, ok := ix.idf.Load("\x00docs"); ok {
 		return v.(int)
 	}
-	r, err := idx.Search(bleve.NewSearchRequestOptions(termQ("type", "doc", 0), 0, 0, false))
 	n := 1
-	if err == nil && r.Total > 0 {
-		n = int(r.Total)
+	if c, err := idx.DocCount(); err == nil && c > 0 {
+		n = int(c)
 	}
 	ix.idf.Store("\x00docs", n)
 	return n
@@ -178,9 +177,9 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 	if len(kts) == 0 {
 		return out, nil
 	}
-	must := []query.Query{termQ("type", "doc", 0)}
+	var must []query.Query
 	if len(opt.Kinds) > 0 {
-		must = append(must, filterQuery(map[string][]string{"kind": opt.Kinds})...)
+		must = filterQuery(map[string][]string{"kind": opt.Kinds})
 	}
 	var mustNot []query.Query
 	if len(opt.Exclude) > 0 {
@@ -203,11 +202,12 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		return nil, err
 	}
 	type agg struct {
-		id     string
-		scores []float64 // section scores, best first
-		secs   []section // those sections
-		status string
-		doc    float64 // document-level score
+		id       string
+		scores   []float64 // section scores, best first
+		secs     []int     // those sections' indices
+		sections string    // the stored sections field, decoded for the passages shown
+		status   string
+		doc      float64 // document-level score
 	}
 	byDoc := map[string]*agg{}
 	var order []*agg
@@ -230,7 +230,8 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		a.status = fieldStr(h, "status")
 		a.doc = h.Score
 		maxDoc = max(maxDoc, h.Score)
-		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, decodeSections(h.ID, fieldStr(h, "sections")), fieldStr(h, "sec_off"))
+		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, fieldStr(h, "sec_off"))
+		a.sections = fieldStr(h, "sections")
 	}
 	secScore := func(a *agg) float64 {
 		// best section, plus diminishing credit for more matching sections
@@ -341,14 +342,18 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 			secs = secs[:opt.Passages]
 		}
 		text := texts[a.id][0]
-		for i, s := range secs {
-			p := sectionHit(s, text)
-			if i < len(a.scores) {
+		if len(secs) > 0 {
+			all := decodeSections(a.id, a.sections)
+			for i, si := range secs {
+				if si >= len(all) {
+					break // sections and sec_off disagree: show the document snippet
+				}
+				p := sectionHit(all[si], text)
 				p.Score = a.scores[i]
+				h.Passages = append(h.Passages, p)
 			}
-			h.Passages = append(h.Passages, p)
 		}
-		if len(secs) == 0 {
+		if len(h.Passages) == 0 {
 			// matched at document level only: show where the terms are
 			h.Snippet = Snippet(text, keys, 120)
 		}
@@ -387,9 +392,10 @@ const sectionAvgLen = 450
 // sectionScores maps a hit's body match locations to its sections and
 // scores each section BM25-style over the key terms it contains (a term
 // counts where its first and last bigrams sit at the phrase's distance).
-// It returns the scores of matching sections, best first, and the sections.
-func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string, secs []section, offs string) ([]float64, []section) {
-	if len(locs) == 0 || len(secs) == 0 || offs == "" {
+// It returns the scores of matching sections, best first, and their
+// indices (the order of the document's sections field).
+func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string, offs string) ([]float64, []int) {
+	if len(locs) == 0 || offs == "" {
 		return nil, nil
 	}
 	var bounds []int
@@ -400,7 +406,8 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 		}
 		bounds = append(bounds, v)
 	}
-	if len(bounds) != len(secs)+1 {
+	nsecs := len(bounds) - 1
+	if nsecs < 1 {
 		return nil, nil
 	}
 	score := map[int]float64{}
@@ -429,7 +436,7 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 			}
 			seen[l.Pos] = true
 			s := sort.SearchInts(bounds, int(l.Start)+1) - 1 // last bound <= Start
-			if s < 0 || s >= len(secs) {
+			if s < 0 || s >= nsecs {
 				continue
 			}
 			tf[s]++
@@ -451,11 +458,10 @@ func sectionScores(locs bsearch.TermLocationMap, kts []KeyTerm, terms [][]string
 		return idx[a] < idx[b]
 	})
 	out := make([]float64, len(idx))
-	outSecs := make([]section, len(idx))
 	for k, s := range idx {
-		out[k], outSecs[k] = score[s], secs[s]
+		out[k] = score[s]
 	}
-	return out, outSecs
+	return out, idx
 }
 
 // prior favours documents of higher legal force, which apply to any
@@ -479,7 +485,7 @@ func prior(h Hit) float64 {
 // resolved by title), each weighted by the citing case's score relative
 // to the best case.
 func (ix *Index) caseVotes(ctx context.Context, idx bleve.Index, should []query.Query, exclude []string) map[string]float64 {
-	must := []query.Query{termQ("type", "doc", 0), termQ("kind", KindCase, 0)}
+	must := []query.Query{termQ("kind", KindCase, 0)}
 	var not []query.Query
 	if len(exclude) > 0 {
 		not = append(not, query.NewDocIDQuery(exclude))
@@ -535,7 +541,7 @@ func (ix *Index) byTitle(idx bleve.Index, title string) string {
 	for _, k := range titleKeys(title) {
 		alts = append(alts, termQ("title_key", k, 1))
 	}
-	q := query.NewBooleanQuery([]query.Query{termQ("type", "doc", 0), query.NewDisjunctionQuery(alts)}, []query.Query{termQ("status", meta.StatusCurrent, 1)}, nil)
+	q := query.NewBooleanQuery([]query.Query{query.NewDisjunctionQuery(alts)}, []query.Query{termQ("status", meta.StatusCurrent, 1)}, nil)
 	r, err := idx.Search(bleve.NewSearchRequestOptions(q, 1, 0, false))
 	if err != nil || len(r.Hits) == 0 {
 		return ""

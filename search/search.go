@@ -197,8 +197,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	pq := ix.parse(req.Query)
 
-	must := []query.Query{termQ("type", "doc", 0)}
-	must = append(must, filterQuery(req.Filter)...)
+	must := filterQuery(req.Filter)
 	var should []query.Query
 	// every chunk must match (as a phrase in title or body, or a synonym)
 	var chunkQs []query.Query
@@ -227,7 +226,10 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		if len(pq.chunks) > 1 {
 			should = append(should, phraseQ("title", strings.Join(pq.raw, ""), 3))
 		}
-	} else if pq.number == nil && pq.article == nil {
+	}
+	if len(must) == 0 {
+		// no words, number or filter (an empty query, or only 第X条):
+		// every document, ranked by the signals below
 		must = append(must, query.NewMatchAllQuery())
 	}
 	// current documents first
@@ -464,7 +466,7 @@ func (ix *Index) Suggest(ctx context.Context, prefix string, n int) ([]Suggestio
 	if len(phraseTerms(f)) > 0 {
 		alts = append(alts, phraseQ("title", f, 1))
 	}
-	q := query.NewBooleanQuery([]query.Query{termQ("type", "doc", 0), query.NewDisjunctionQuery(alts)}, []query.Query{termQ("status", meta.StatusCurrent, 0.5)}, nil)
+	q := query.NewBooleanQuery([]query.Query{query.NewDisjunctionQuery(alts)}, []query.Query{termQ("status", meta.StatusCurrent, 0.5)}, nil)
 	sr := bleve.NewSearchRequestOptions(q, 4*n, 0, false)
 	sr.Fields = []string{"title", "number"}
 	res, err := idx.SearchInContext(ctx, sr)

@@ -279,6 +279,14 @@ func (m *Module) indexIDs(ix *search.Index, ids map[string]bool) error {
 		}
 		docs = append(docs, d.searchDoc())
 	}
+	switch len(docs) {
+	case 0:
+		return nil // only deletions
+	case 1:
+		// an edit in the console: one small batch, no process-wide
+		// collector settings for it
+		return ix.IndexBatch(docs)
+	}
 	// A drain during an import holds many documents: search.Bulk writes
 	// them in bounded batches (16 MB of text in flight), two segments at
 	// a time, with the collector relaxed as for a rebuild (4.9 MB/s
