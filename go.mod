@@ -95,3 +95,7 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.61.1 // indirect
 )
+
+// mochi v2.7.9 with two recursive read locks removed (deadlocks); see
+// embedded-mqtt/third_party/mochi/PATCHES.md
+replace github.com/mochi-mqtt/server/v2 => ./embedded-mqtt/third_party/mochi

@@ -84,6 +84,11 @@
 // finishes (mochi's Close waits for every client goroutine, and a peer that
 // connects and never speaks would hold it forever).
 //
+// mochi itself is built from third_party/mochi (go.mod's replace line):
+// v2.7.9 with two recursive read locks removed, one of which deadlocked Close
+// when a client left at the same moment (it hung CI for 40 minutes). See
+// third_party/mochi/PATCHES.md; drop the copy once a release has both fixes.
+//
 // A payload over Options.MaxPayload (256 KiB by default) is refused and
 // counted: mochi's MaximumPacketSize (payload limit + 8 KiB for topic and
 // properties) drops the connection on the fixed header, before the body is

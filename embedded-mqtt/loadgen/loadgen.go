@@ -318,6 +318,12 @@ func Dial(ctx context.Context, addr, clientID, user, pass string, keepAlive uint
 	if err != nil {
 		return nil, err
 	}
+	return Connect(nc, clientID, user, pass, keepAlive)
+}
+
+// Connect sends CONNECT on an open connection (TCP, TLS, ...) and waits for a
+// successful CONNACK; on failure it closes nc.
+func Connect(nc net.Conn, clientID, user, pass string, keepAlive uint16) (*Conn, error) {
 	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriterSize(nc, 8<<10)}
 	var vh []byte
 	vh = appendString(vh, "MQTT")
