@@ -22,7 +22,7 @@ lint:
 	CGO_ENABLED=0 $(GO) build -o /dev/null .
 
 unit:
-	$(GO) test -race -short -count=1 -timeout 40m ./...
+	$(GO) test -race -short -count=1 -timeout 15m ./...
 
 ## system: real processes and real clusters (store SIGKILL tests, ...) and
 ## the plugin end-to-end tests, no -race.

@@ -189,7 +189,9 @@ func TestMosquittoMalformedKeepsRest(t *testing.T) {
 	}, "\n") + "\n"
 	path := needTool(t, "mosquitto_pub")
 	host, port := hostPort(b.TCPAddr())
-	cmd := exec.Command(path, "-h", host, "-p", port, "-q", "1", "-u", "wl-001", "-P", "s1", "-t", "yw/wl-001/telemetry", "-l")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-h", host, "-p", port, "-q", "1", "-u", "wl-001", "-P", "s1", "-t", "yw/wl-001/telemetry", "-l")
 	cmd.Stdin = strings.NewReader(lines)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
