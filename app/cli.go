@@ -219,9 +219,10 @@ func (c *cli) dataFlag(fs *flag.FlagSet) func() (string, error) {
 	}
 }
 
-// server finds a yiwang server running on this data dir (via its run
-// files) and returns its URL and local admin key.
-func server(data string) (url, key string, ok bool) {
+// LocalServer finds a yiwang server running on this data dir (via its run
+// files) and returns its URL and local admin key. Exported for tools that
+// talk to the local server (scripts/kbload).
+func LocalServer(data string) (url, key string, ok bool) {
 	u, err1 := os.ReadFile(filepath.Join(data, runDir, runURLFile))
 	k, err2 := os.ReadFile(filepath.Join(data, runDir, runKeyFile))
 	if err1 != nil || err2 != nil {
@@ -299,7 +300,7 @@ func (c *cli) adminCreate(args []string) error {
 	if msg := org.CheckPasswordPolicy(pw, *user); msg != "" {
 		return fmt.Errorf("password %s", msg)
 	}
-	if url, key, ok := server(dir); ok {
+	if url, key, ok := LocalServer(dir); ok {
 		in := org.UserInput{Username: *user, Name: "系统管理员", Roles: []string{httpapi.RoleAdmin}, Password: pw}
 		var u org.User
 		if err := callServer("POST", url+"/api/v1/users", key, in, &u); err != nil {
@@ -373,7 +374,7 @@ func (c *cli) tokenCreate(args []string) error {
 		}
 	}
 	var out *org.TokenCreated
-	if url, key, ok := server(dir); ok {
+	if url, key, ok := LocalServer(dir); ok {
 		var users httpapi.Page[org.User]
 		if err := callServer("GET", url+"/api/v1/users?q="+*user+"&limit=500", key, nil, &users); err != nil {
 			return err
@@ -436,7 +437,7 @@ func (c *cli) backup(args []string) error {
 	}
 	defer os.Remove(tmp)
 	how := "offline"
-	if url, key, ok := server(dir); ok {
+	if url, key, ok := LocalServer(dir); ok {
 		how = "online from " + url
 		err = callServer("POST", url+"/api/v1/admin/backup", key, nil, f)
 	} else {
@@ -509,7 +510,7 @@ func (c *cli) auditVerify(args []string) error {
 	}
 	ctx := context.Background()
 	var rep store.AuditReport
-	if url, key, ok := server(dir); ok {
+	if url, key, ok := LocalServer(dir); ok {
 		err = callServer("GET", url+"/api/v1/audit/verify", key, nil, &rep)
 	} else {
 		rep, err = store.VerifyAuditFile(ctx, dir)

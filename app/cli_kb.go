@@ -179,7 +179,7 @@ func (c *cli) kbReindex(args []string) error {
 		if err != nil {
 			return err
 		}
-		if _, _, ok := server(data); ok {
+		if _, _, ok := LocalServer(data); ok {
 			online = true
 		} else {
 			// Offline: the server is stopped, open the data dir ourselves.

@@ -41,7 +41,7 @@ func (r *remoteFlags) connect(c *cli) (url, key string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	u, k, ok := server(data)
+	u, k, ok := LocalServer(data)
 	if !ok {
 		return "", "", errors.New("no yiwang server is running on data directory " + data + " (start 'yiwang serve' or pass --server URL --token T)")
 	}

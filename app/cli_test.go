@@ -149,7 +149,7 @@ func TestServeDemoIdempotent(t *testing.T) {
 		}()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
-			if _, _, ok := server(data); ok {
+			if _, _, ok := LocalServer(data); ok {
 				break
 			}
 			if time.Now().After(deadline) {

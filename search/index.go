@@ -500,8 +500,9 @@ func validID(id string) error {
 func (ix *Index) Delete(id string) error {
 	idx, done := ix.bleve()
 	defer done()
-	ix.idf.Clear()
-	return idx.Delete(id)
+	err := idx.Delete(id)
+	ix.idf.Clear() // document frequencies changed; cleared before, a concurrent Related could cache the old ones
+	return err
 }
 
 // Rebuild builds a fresh index from feed in a sibling directory, then swaps

@@ -195,19 +195,18 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		should = append(should, phraseQ("body", kt.Term, kt.Weight))
 	}
 	sr := bleve.NewSearchRequestOptions(query.NewBooleanQuery(must, []query.Query{query.NewDisjunctionQuery(should)}, mustNot), relatedPool, 0, false)
-	sr.Fields = []string{"status", "sections", "sec_off"}
+	sr.Fields = []string{"status", "sec_off"}
 	sr.IncludeLocations = true
 	res, err := idx.SearchInContext(ctx, sr)
 	if err != nil {
 		return nil, err
 	}
 	type agg struct {
-		id       string
-		scores   []float64 // section scores, best first
-		secs     []int     // those sections' indices
-		sections string    // the stored sections field, decoded for the passages shown
-		status   string
-		doc      float64 // document-level score
+		id     string
+		scores []float64 // section scores, best first
+		secs   []int     // those sections' indices
+		status string
+		doc    float64 // document-level score
 	}
 	byDoc := map[string]*agg{}
 	var order []*agg
@@ -231,7 +230,6 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		a.doc = h.Score
 		maxDoc = max(maxDoc, h.Score)
 		a.scores, a.secs = sectionScores(h.Locations["body"], kts, terms, fieldStr(h, "sec_off"))
-		a.sections = fieldStr(h, "sections")
 	}
 	secScore := func(a *agg) float64 {
 		// best section, plus diminishing credit for more matching sections
@@ -343,7 +341,7 @@ func (ix *Index) Related(ctx context.Context, text string, n int, opt RelatedOpt
 		}
 		text := texts[a.id][0]
 		if len(secs) > 0 {
-			all := decodeSections(a.id, a.sections)
+			all := decodeSections(a.id, texts[a.id][1])
 			for i, si := range secs {
 				if si >= len(all) {
 					break // sections and sec_off disagree: show the document snippet

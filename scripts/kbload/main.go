@@ -1,8 +1,8 @@
 // Command kbload measures knowledge-base latency through a running yiwang
 // server's HTTP API with the queries and texts of the search package's
 // corpus benchmark (search.BenchQueries, search.BenchTexts), one request
-// at a time. It reads the server URL and local admin key from the data
-// directory, as the CLI does. Used by scripts/bench-kb.sh.
+// at a time. It finds the server and its local admin key from the data
+// directory with app.LocalServer, as the CLI does. Used by scripts/bench-kb.sh.
 package main
 
 import (
@@ -14,11 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/yiwang/yiwang/app"
 	"github.com/yiwang/yiwang/search"
 )
 
@@ -35,15 +34,10 @@ func main() {
 }
 
 func run(data, corpus string, nq, nr int) error {
-	u, err := os.ReadFile(filepath.Join(data, "run", "http-url"))
-	if err != nil {
-		return err
+	base, key, ok := app.LocalServer(data)
+	if !ok {
+		return fmt.Errorf("no yiwang server is running on %s", data)
 	}
-	k, err := os.ReadFile(filepath.Join(data, "run", "local-key"))
-	if err != nil {
-		return err
-	}
-	base, key := strings.TrimSpace(string(u)), strings.TrimSpace(string(k))
 	docs, err := search.LoadCorpus(corpus)
 	if err != nil {
 		return err
